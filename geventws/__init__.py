@@ -1,0 +1,98 @@
+"""geventws: a WebSocket client for gevent, after Workerman's ``AsyncTcpConnection``.
+
+Callback style::
+
+    conn = geventws.Connection("ws://127.0.0.1:1234", ping_interval=55)
+    conn.on_websocket_connect = lambda conn, response: conn.send("hello")
+    conn.on_message = lambda conn, data: print(data)
+    conn.connect()
+    geventws.run_all()
+
+Sequential style::
+
+    with geventws.connect("ws://127.0.0.1:1234") as ws:
+        ws.send("hello")
+        print(ws.recv(timeout=5))
+
+geventws never monkey-patches: it uses gevent's own socket and ssl modules.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .codes import CloseCode, ErrorCode
+from .connection import Connection, Pong, connect
+from .exceptions import (
+    ConcurrencyError,
+    ConnectError,
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    HandshakeError,
+    InvalidMessage,
+    InvalidURL,
+    MessageTooBig,
+    OpenTimeout,
+    PingTimeout,
+    ProtocolError,
+    TLSError,
+    WebSocketError,
+)
+from .handshake import Response
+from .headers import Headers
+from .options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options
+from .runner import close_all, run_all
+from .state import State
+
+__version__ = "0.1.0"
+
+#: ``on_error`` codes, also as module constants (Workerman names the first two).
+CONNECT_FAIL = ErrorCode.CONNECT_FAIL
+SEND_FAIL = ErrorCode.SEND_FAIL
+HANDSHAKE_FAIL = ErrorCode.HANDSHAKE_FAIL
+PROTOCOL_ERROR = ErrorCode.PROTOCOL_ERROR
+MESSAGE_TOO_BIG = ErrorCode.MESSAGE_TOO_BIG
+PING_TIMEOUT = ErrorCode.PING_TIMEOUT
+TLS_FAIL = ErrorCode.TLS_FAIL
+CONNECTION_LOST = ErrorCode.CONNECTION_LOST
+
+logging.getLogger("geventws").addHandler(logging.NullHandler())
+
+__all__ = [
+    "BINARY_TYPE_ARRAYBUFFER",
+    "BINARY_TYPE_BLOB",
+    "CONNECTION_LOST",
+    "CONNECT_FAIL",
+    "HANDSHAKE_FAIL",
+    "MESSAGE_TOO_BIG",
+    "PING_TIMEOUT",
+    "PROTOCOL_ERROR",
+    "SEND_FAIL",
+    "TLS_FAIL",
+    "CloseCode",
+    "ConcurrencyError",
+    "ConnectError",
+    "Connection",
+    "ConnectionClosed",
+    "ConnectionClosedError",
+    "ConnectionClosedOK",
+    "ErrorCode",
+    "HandshakeError",
+    "Headers",
+    "InvalidMessage",
+    "InvalidURL",
+    "MessageTooBig",
+    "OpenTimeout",
+    "Options",
+    "PingTimeout",
+    "Pong",
+    "ProtocolError",
+    "Response",
+    "State",
+    "TLSError",
+    "WebSocketError",
+    "close_all",
+    "connect",
+    "run_all",
+]

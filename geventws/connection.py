@@ -1,0 +1,809 @@
+"""The :class:`Connection`: one WebSocket client, run by greenlets.
+
+Theory of operation
+-------------------
+
+A connection's life is a loop in its *supervisor* greenlet::
+
+    wait until a (re)connect is due ─► attempt ─► on_close ─► reconnect asked? ─► loop / finish
+
+Each *attempt* runs in a *receiver* greenlet: TCP (and TLS), ``on_connect``,
+the upgrade, then a blocking-looking receive loop that dispatches messages and
+answers pings. While open, a *keepalive* greenlet sends a ping every
+``ping_interval`` seconds and aborts the attempt if no pong comes back within
+``ping_timeout``. All three greenlets are gone when the connection is finished.
+
+Rules that keep it correct under gevent:
+
+- Only the receiver reads the socket. Every write, automatic pongs and close
+  replies included, goes through :meth:`Transport.write`, which holds one
+  gevent lock.
+- Callbacks run in the receiver, in order (``on_close`` in the supervisor,
+  after the receiver has ended). A callback that raises is logged and the
+  connection goes on.
+- Loops catch ``Exception``, never ``BaseException``: ``GreenletExit`` and
+  ``gevent.Timeout`` pass through.
+- Every failure is reported once: ``on_error(conn, code, msg)`` from the
+  greenlet that met it, then ``on_close(conn)`` once per attempt.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, MutableMapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import gevent
+import gevent.event
+import gevent.lock
+from gevent.greenlet import Greenlet
+
+from . import runner
+from .codes import ErrorCode
+from .exceptions import (
+    ConnectError,
+    ConnectionClosed,
+    HandshakeError,
+    InvalidMessage,
+    OpenTimeout,
+    PingTimeout,
+    ProtocolError,
+    TLSError,
+    WebSocketError,
+    closed_exception,
+)
+from .frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameParser,
+    encode_close,
+    encode_frame,
+    parse_close,
+)
+from .handshake import Response, build_request, check_response, new_key, parse_response
+from .inbox import Inbox
+from .options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options, make_options
+from .state import State
+from .transport import Transport, open_transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .options import ConnectOptions
+
+__all__ = ["Connection", "Pong", "connect"]
+
+logger = logging.getLogger("geventws")
+
+Callback = Callable[..., object]
+
+_MAX_ERROR_BODY = 64 * 2**10
+
+
+class _ConnLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        return f"[{self.extra['url'] if self.extra else ''}] {msg}", kwargs
+
+
+class _Failure(Exception):
+    """An attempt ended with an error already worth reporting."""
+
+    def __init__(self, code: ErrorCode, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.code = code
+        self.exc = exc
+
+
+class Pong:
+    """What :meth:`Connection.ping` returns: wait for the matching pong."""
+
+    __slots__ = ("_event", "latency", "payload", "sent_at")
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.sent_at = time.monotonic()
+        #: Round-trip time in seconds once the pong arrived, else ``None``.
+        self.latency: float | None = None
+        self._event = gevent.event.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether the pong arrived within ``timeout`` seconds."""
+        return self._event.wait(timeout) and self.latency is not None
+
+    def _resolve(self, now: float) -> None:
+        self.latency = now - self.sent_at
+        self._event.set()
+
+    def _cancel(self) -> None:
+        self._event.set()
+
+
+class Connection:
+    """A WebSocket client connection, Workerman's ``AsyncTcpConnection("ws://…")``.
+
+    ``url`` is a ``ws://`` or ``wss://`` URL; the options are those of
+    :func:`geventws.options.make_options` (``headers``, ``ping_interval``,
+    ``websocket_type``, ``ssl_context``, timeouts, limits…). Callbacks may be
+    passed as keyword arguments or assigned as attributes:
+
+    - ``on_connect(conn)``: TCP (and TLS) is up; the upgrade is sent after it returns.
+    - ``on_websocket_connect(conn, response)``: the handshake is done.
+    - ``on_message(conn, data)``: ``str`` for text, ``bytes`` for binary. Without
+      it, messages go to an inbox read by :meth:`recv` and iteration.
+    - ``on_error(conn, code, msg)``: see :class:`geventws.ErrorCode`.
+    - ``on_close(conn)``: the attempt is over (also after a failed connect).
+    - ``on_ping(conn, data)`` / ``on_pong(conn, data)``: control frames received.
+
+    :meth:`connect` returns at once; greenlets do the work. The connection
+    reconnects only when :meth:`reconnect` is called.
+    """
+
+    on_connect: Callback | None
+    on_websocket_connect: Callback | None
+    on_message: Callback | None
+    on_error: Callback | None
+    on_close: Callback | None
+    on_ping: Callback | None
+    on_pong: Callback | None
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_connect: Callback | None = None,
+        on_websocket_connect: Callback | None = None,
+        on_message: Callback | None = None,
+        on_error: Callback | None = None,
+        on_close: Callback | None = None,
+        on_ping: Callback | None = None,
+        on_pong: Callback | None = None,
+        **options: Unpack[ConnectOptions],
+    ) -> None:
+        self._options: Options = make_options(url, **options)
+        self.on_connect = on_connect
+        self.on_websocket_connect = on_websocket_connect
+        self.on_message = on_message
+        self.on_error = on_error
+        self.on_close = on_close
+        self.on_ping = on_ping
+        self.on_pong = on_pong
+        self._log = _ConnLogger(logger, {"url": str(self._options.uri)})
+        self._state = State.INITIAL
+        self._supervisor: Greenlet[Any, Any] | None = None
+        self._receiver: Greenlet[Any, Any] | None = None
+        self._keepalive: Greenlet[Any, Any] | None = None
+        self._transport: Transport | None = None  # set while OPEN or CLOSING
+        self._outbox: collections.deque[bytes] = collections.deque()
+        self._inbox = Inbox(self._options.max_queue)
+        self._pings: dict[bytes, Pong] = {}
+        self._reconnect_at: float | None = None
+        self._wake = gevent.event.Event()
+        self._finished = gevent.event.Event()
+        self._finished.set()
+        self._for_good = False
+        self._attempt_ended = gevent.event.Event()
+        self._close_sent = False
+        self._abort_reason: _Failure | None = None
+        self._close_timer: Any = None
+        self._close_code: int | None = None
+        self._close_reason = ""
+        self._response: Response | None = None
+        self._latency: float | None = None
+        self._subprotocol: str | None = None
+        self._last_error: WebSocketError | None = None
+
+    # -- properties ----------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The URL given to the constructor."""
+        return self._options.url
+
+    @property
+    def options(self) -> Options:
+        """The normalised options."""
+        return self._options
+
+    @property
+    def state(self) -> State:
+        """The current :class:`State`."""
+        return self._state
+
+    @property
+    def close_code(self) -> int | None:
+        """How the last attempt closed: the server's close code, ours when we
+        failed the connection, 1005 for a close frame with no code, 1006 when
+        the connection was lost; ``None`` before any attempt ended."""
+        return self._close_code
+
+    @property
+    def close_reason(self) -> str:
+        """The reason that came with :attr:`close_code`."""
+        return self._close_reason
+
+    @property
+    def response(self) -> Response | None:
+        """The last handshake response, also a rejected one."""
+        return self._response
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the server chose, if any."""
+        return self._subprotocol
+
+    @property
+    def latency(self) -> float | None:
+        """Round-trip time of the last answered ping, in seconds."""
+        return self._latency
+
+    @property
+    def last_error(self) -> WebSocketError | None:
+        """The exception behind the last ``on_error`` report, if any."""
+        return self._last_error
+
+    @property
+    def reconnect_pending(self) -> bool:
+        """Whether a reconnect is scheduled."""
+        return self._reconnect_at is not None and not self._for_good
+
+    @property
+    def finished(self) -> bool:
+        """Whether the connection is finished for good (no greenlet left)."""
+        return self._finished.is_set() and self._state is not State.INITIAL
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Start connecting; returns at once. A no-op while already running."""
+        if self._supervisor is not None and not self._supervisor.dead:
+            return
+        self._schedule(0.0)
+
+    def reconnect(self, delay: float = 0) -> None:
+        """Connect again after ``delay`` seconds, from any greenlet.
+
+        Replaces a pending reconnect. While connected, the current connection
+        is closed first (code 1000). Undoes an earlier :meth:`close`.
+        """
+        if delay < 0:
+            raise ValueError("delay must be >= 0")
+        self._for_good = False
+        if self._state in (State.CONNECTING, State.OPEN):
+            self._end_attempt(1000, "")
+        self._schedule(delay)
+
+    def cancel_reconnect(self) -> None:
+        """Cancel a pending reconnect; an idle connection then finishes."""
+        self._reconnect_at = None
+        self._wake.set()
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close with a closing handshake; no reconnect afterwards.
+
+        Cancels any pending reconnect. Waits (up to ``close_timeout``) until
+        the server answered and ``on_close`` ran, unless called from one of
+        the connection's own greenlets, where it only starts the close.
+        """
+        encode_close(code, reason)  # checks code and reason before anything changes
+        self._for_good = True
+        self._reconnect_at = None
+        self._wake.set()
+        if self._state in (State.CONNECTING, State.OPEN):
+            self._end_attempt(code, reason)
+        if self._supervisor is None and self._state is State.INITIAL:
+            self._state = State.CLOSED
+            self._finish()
+            return
+        if not self._in_own_greenlet():
+            timeout = self._options.close_timeout
+            # The close timer aborts the socket at close_timeout; the grace
+            # covers on_close, which runs after.
+            self._finished.wait(None if timeout is None else timeout + 1.0)
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until the connection is finished for good; whether it is."""
+        return self._finished.wait(timeout)
+
+    # -- sending ---------------------------------------------------------------
+
+    def send(self, data: str | bytes) -> None:
+        """Send one message.
+
+        Open: written before this returns. Before the handshake (even before
+        :meth:`connect`) or while a reconnect is pending: queued and written
+        in order after the next handshake. Finished or closing: raises
+        :class:`ConnectionClosed`. A failed write raises
+        :class:`ConnectionClosedError` with the cause chained.
+        """
+        frame = encode_frame(*self._message_payload(data))
+        transport = self._transport
+        if self._state is State.OPEN and transport is not None:
+            self._write(transport, frame)
+        elif self._state is State.CLOSING or (self._for_good and self._state is not State.INITIAL):
+            raise self._closed_error()
+        else:
+            self._outbox.append(frame)
+
+    def ping(self, data: bytes = b"") -> Pong:
+        """Send a ping; the returned :class:`Pong` tells when it was answered."""
+        transport = self._transport
+        if self._state is not State.OPEN or transport is None:
+            raise self._closed_error()
+        payload = bytes(data) or os.urandom(4)
+        while payload in self._pings:
+            payload = os.urandom(4)
+        pong = self._pings[payload] = Pong(payload)
+        self._write(transport, encode_frame(OP_PING, payload))
+        return pong
+
+    def _message_payload(self, data: str | bytes) -> tuple[int, bytes]:
+        forced = self._options.websocket_type
+        if isinstance(data, str):
+            opcode = OP_BINARY if forced == BINARY_TYPE_ARRAYBUFFER else OP_TEXT
+            try:
+                return opcode, data.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidMessage(f"text is not encodable as UTF-8: {exc}") from exc
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            payload = bytes(data)
+            if forced != BINARY_TYPE_BLOB:
+                return OP_BINARY, payload
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidMessage(
+                    "websocket_type is BINARY_TYPE_BLOB (text frames) but the bytes are not UTF-8"
+                ) from exc
+            return OP_TEXT, payload
+        raise TypeError(f"send() takes str or bytes, not {type(data).__name__}")
+
+    def _write(self, transport: Transport, frame: bytes) -> None:
+        try:
+            transport.write(frame)
+        except OSError as exc:
+            transport.abort()
+            raise _lost_error(self._close_code, exc) from exc
+
+    def _closed_error(self) -> ConnectionClosed:
+        return closed_exception(self._close_code or 1006, self._close_reason)
+
+    # -- receiving (sequential API) ----------------------------------------------
+
+    def recv(self, timeout: float | None = None) -> str | bytes:
+        """The next message: ``str`` for text, ``bytes`` for binary.
+
+        Raises :class:`TimeoutError` after ``timeout`` seconds,
+        :class:`ConnectionClosed` once the connection is finished and the
+        inbox drained, :class:`ConcurrencyError` if another greenlet is
+        already waiting, :class:`RuntimeError` when ``on_message`` is set.
+        """
+        if self.on_message is not None:
+            raise RuntimeError("recv() cannot be used when on_message is set")
+        return self._inbox.get(timeout)
+
+    def __iter__(self) -> Iterator[str | bytes]:
+        """Messages until the connection closes; quiet on a normal close."""
+        while True:
+            try:
+                yield self.recv()
+            except ConnectionClosed as exc:
+                if exc.code in (1000, 1001):
+                    return
+                raise
+
+    # -- supervisor ------------------------------------------------------------
+
+    def _schedule(self, delay: float) -> None:
+        self._reconnect_at = time.monotonic() + delay
+        self._wake.set()
+        if self._supervisor is None or self._supervisor.dead:
+            self._for_good = False
+            self._finished.clear()
+            self._inbox.reopen()
+            runner.registry.add(self)
+            self._supervisor = gevent.spawn(self._supervise)
+            self._supervisor.name = f"geventws-supervisor {self._options.uri}"
+
+    def _supervise(self) -> None:
+        try:
+            while self._wait_until_due():
+                self._reconnect_at = None
+                self._run_attempt()
+                self._fire("on_close")
+        except Exception:
+            self._log.exception("supervisor failed")
+        finally:
+            self._finish()
+
+    def _wait_until_due(self) -> bool:
+        while True:
+            due = self._reconnect_at
+            if self._for_good or due is None:
+                return False
+            remaining = due - time.monotonic()
+            if remaining <= 0:
+                return True
+            self._wake.clear()
+            self._wake.wait(remaining)
+
+    def _finish(self) -> None:
+        self._state = State.CLOSED
+        self._for_good = True
+        self._reconnect_at = None
+        unsent = len(self._outbox)
+        self._outbox.clear()
+        if unsent:
+            self._report(
+                ErrorCode.SEND_FAIL, f"{unsent} queued message(s) were never sent: the connection is finished"
+            )
+        self._inbox.close(self._closed_error())
+        runner.registry.discard(self)
+        self._finished.set()
+
+    def _in_own_greenlet(self) -> bool:
+        current = gevent.getcurrent()
+        return current in (self._supervisor, self._receiver, self._keepalive)
+
+    # -- one attempt -------------------------------------------------------------
+
+    def _run_attempt(self) -> None:
+        self._state = State.CONNECTING
+        self._close_code = None
+        self._close_reason = ""
+        self._close_sent = False
+        self._abort_reason = None
+        self._attempt_ended.clear()
+        receiver = self._receiver = gevent.spawn(self._attempt)
+        receiver.name = f"geventws-receiver {self._options.uri}"
+        receiver.join()
+        self._receiver = None
+
+    def _end_attempt(self, code: int, reason: str) -> None:
+        """Close the current attempt: a closing handshake if open, else abort."""
+        if self._state is State.OPEN:
+            self._start_closing(code, reason)
+        elif self._state is State.CONNECTING:
+            receiver = self._receiver
+            if receiver is not None and receiver is not gevent.getcurrent():
+                receiver.kill(block=False)
+
+    def _attempt(self) -> None:
+        transport: Transport | None = None
+        try:
+            transport = self._open()
+            if transport is None:
+                return
+            self._receive_loop(transport)
+        except _Failure as failure:
+            self._fail(transport, failure)
+        except gevent.GreenletExit:
+            self._set_closed(1006, "")
+        except Exception as exc:
+            self._log.exception("unexpected error in the receive loop")
+            self._fail(transport, _Failure(ErrorCode.CONNECTION_LOST, exc))
+        finally:
+            self._cleanup(transport)
+
+    def _open(self) -> Transport | None:
+        """Connect and shake hands; ``None`` if close() came in between."""
+        opts = self._options
+        deadline = None if opts.open_timeout is None else time.monotonic() + opts.open_timeout
+        try:
+            with _timeout(deadline, "connecting"):
+                transport = open_transport(opts.uri, opts.ssl_context)
+        except ConnectError as exc:
+            raise _Failure(
+                ErrorCode.TLS_FAIL if isinstance(exc, TLSError) else ErrorCode.CONNECT_FAIL, exc
+            ) from exc
+        self._log.debug("TCP connected")
+        try:
+            self._fire("on_connect")
+            if self._for_good or self._reconnect_at is not None:
+                transport.abort()
+                self._set_closed(1006, "")
+                return None
+            with _timeout(deadline, "the opening handshake"):
+                leftover = self._handshake(transport)
+        except BaseException:
+            transport.abort()
+            raise
+        self._on_open(transport, leftover)
+        return transport
+
+    def _handshake(self, transport: Transport) -> bytes:
+        opts = self._options
+        key = new_key()
+        request = build_request(
+            opts.uri, key, opts.headers, origin=opts.origin, subprotocols=opts.subprotocols
+        )
+        try:
+            transport.write(request)
+            head, rest = transport.read_head(b"", opts.max_response_head)
+            response = parse_response(head)
+            if response.status != 101:
+                body = self._read_error_body(transport, response, rest)
+                response = Response(response.status, response.reason, response.headers, head, body)
+            self._response = response
+            self._subprotocol = check_response(response, key, opts.subprotocols)
+        except HandshakeError as exc:
+            raise _Failure(ErrorCode.HANDSHAKE_FAIL, exc) from exc
+        except OSError as exc:
+            raise _Failure(
+                ErrorCode.CONNECT_FAIL, ConnectError(f"connection lost during the handshake: {exc}")
+            ) from exc
+        self._log.debug("handshake done: %s %s", response.status, response.reason)
+        return rest
+
+    def _read_error_body(self, transport: Transport, response: Response, data: bytes) -> bytes:
+        try:
+            wanted = min(int(response.headers.get("Content-Length", "0")), _MAX_ERROR_BODY)
+        except ValueError:
+            wanted = 0
+        buffer = bytearray(data)
+        try:
+            while len(buffer) < wanted:
+                chunk = transport.recv(wanted - len(buffer))
+                if not chunk:
+                    break
+                buffer += chunk
+        except OSError:
+            pass
+        return bytes(buffer[:wanted])
+
+    def _on_open(self, transport: Transport, leftover: bytes) -> None:
+        self._parser = FrameParser(transport.recv, self._options.max_message_size, leftover)
+        self._transport = transport
+        # Flush what was queued before the handshake, in order, before the state
+        # says OPEN: sends that arrive meanwhile queue behind it.
+        while self._outbox:
+            frame = self._outbox.popleft()
+            try:
+                transport.write(frame)
+            except OSError:
+                self._outbox.appendleft(frame)
+                raise
+        self._state = State.OPEN
+        if self._options.ping_interval is not None:
+            self._keepalive = gevent.spawn(self._keepalive_loop, transport)
+            self._keepalive.name = f"geventws-keepalive {self._options.uri}"
+        self._fire("on_websocket_connect", self._response)
+
+    def _receive_loop(self, transport: Transport) -> None:
+        parser = self._parser
+        while True:
+            try:
+                opcode, data = parser.read()
+                if opcode in (OP_TEXT, OP_BINARY):
+                    self._deliver(data)
+                    continue
+                assert isinstance(data, bytes)
+                if opcode == OP_PING:
+                    if not self._close_sent:
+                        transport.write(encode_frame(OP_PONG, data))
+                    self._fire("on_ping", data)
+                elif opcode == OP_PONG:
+                    self._pong_received(data)
+                    self._fire("on_pong", data)
+                elif opcode == OP_CLOSE:
+                    self._close_received(transport, *parse_close(data))
+                    return
+            except ProtocolError as exc:
+                code = ErrorCode.MESSAGE_TOO_BIG if exc.close_code == 1009 else ErrorCode.PROTOCOL_ERROR
+                raise _Failure(code, exc) from exc
+            except (OSError, EOFError) as exc:
+                self._lost(exc)
+                return
+
+    def _deliver(self, data: str | bytes) -> None:
+        if self.on_message is not None:
+            self._fire("on_message", data)
+        else:
+            self._inbox.put(data)
+
+    def _pong_received(self, payload: bytes) -> None:
+        pong = self._pings.get(payload)
+        if pong is None:
+            return
+        now = time.monotonic()
+        # A pong acknowledges its ping and every ping sent before it.
+        for key in list(self._pings):
+            self._pings.pop(key)._resolve(now)
+            if key == payload:
+                break
+        self._latency = pong.latency
+
+    def _close_received(self, transport: Transport, code: int, reason: str) -> None:
+        self._log.debug("close frame received: %s %r", code, reason)
+        self._set_closed(code, reason)
+        if not self._close_sent:
+            self._close_sent = True
+            self._state = State.CLOSING
+            try:
+                transport.write(encode_close(None if code == 1005 else code, reason))
+            except OSError:
+                return
+        # RFC 6455 §7.1.1: the server closes TCP first; wait for it, bounded.
+        transport.set_timeout(self._options.close_timeout)
+        try:
+            while transport.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def _start_closing(self, code: int, reason: str) -> None:
+        transport = self._transport
+        if transport is None or self._close_sent:
+            return
+        self._close_sent = True
+        self._state = State.CLOSING
+        if self._options.close_timeout is not None:
+            self._close_timer = gevent.get_hub().loop.timer(self._options.close_timeout)
+            self._close_timer.start(transport.abort)
+        try:
+            transport.write(encode_close(code, reason))
+        except OSError:
+            transport.abort()
+
+    def _lost(self, exc: BaseException) -> None:
+        if self._abort_reason is not None:
+            raise self._abort_reason
+        if self._close_sent:
+            self._set_closed(1006, "")  # close_timeout expired or the server dropped during close
+            return
+        raise _Failure(ErrorCode.CONNECTION_LOST, _lost_error(None, exc)) from exc
+
+    def _fail(self, transport: Transport | None, failure: _Failure) -> None:
+        exc = failure.exc
+        if isinstance(exc, ProtocolError):
+            self._set_closed(exc.close_code, "")
+            if transport is not None and not self._close_sent:
+                self._close_sent = True
+                try:
+                    with gevent.Timeout(self._options.close_timeout, False):  # type: ignore[arg-type]
+                        transport.write(encode_close(exc.close_code, ""))
+                except OSError:
+                    pass
+        elif self._close_code is None:
+            self._set_closed(1006, "")
+        self._log.info("%s: %s", failure.code.name, exc)
+        if isinstance(exc, WebSocketError):
+            self._last_error = exc
+        self._report(failure.code, str(exc))
+
+    def _set_closed(self, code: int, reason: str) -> None:
+        if self._close_code is None:
+            self._close_code = code
+            self._close_reason = reason
+
+    def _cleanup(self, transport: Transport | None) -> None:
+        self._set_closed(1006, "")
+        self._state = State.CLOSED
+        self._transport = None
+        if self._close_timer is not None:
+            self._close_timer.stop()
+            self._close_timer = None
+        if transport is not None:
+            transport.abort()
+        keepalive = self._keepalive
+        self._keepalive = None
+        self._attempt_ended.set()
+        if keepalive is not None and keepalive is not gevent.getcurrent():
+            keepalive.join()
+        for pong in self._pings.values():
+            pong._cancel()
+        self._pings.clear()
+
+    # -- keepalive ---------------------------------------------------------------
+
+    def _keepalive_loop(self, transport: Transport) -> None:
+        opts = self._options
+        assert opts.ping_interval is not None
+        ended = self._attempt_ended
+        try:
+            while not ended.wait(opts.ping_interval):
+                if self._state is not State.OPEN:
+                    continue
+                pong = self.ping()
+                if opts.ping_timeout is None:
+                    continue
+                gevent.wait([pong._event, ended], timeout=opts.ping_timeout, count=1)
+                if ended.is_set():
+                    return
+                if pong.latency is None:
+                    error = PingTimeout(f"no pong within {opts.ping_timeout} seconds")
+                    self._abort_reason = _Failure(ErrorCode.PING_TIMEOUT, error)
+                    transport.abort()
+                    return
+        except WebSocketError:
+            pass  # the connection closed meanwhile; the receiver reports it
+        except Exception:
+            self._log.exception("keepalive failed")
+
+    # -- callbacks ---------------------------------------------------------------
+
+    def _fire(self, name: str, *args: Any) -> None:
+        callback = getattr(self, name)
+        if callback is None:
+            return
+        try:
+            callback(self, *args)
+        except Exception:
+            self._log.exception("error in %s callback", name)
+
+    def _report(self, code: ErrorCode, msg: str) -> None:
+        if self.on_error is None:
+            self._log.warning("%s: %s", code.name, msg)
+        self._fire("on_error", code, msg)
+
+    def __repr__(self) -> str:
+        return f"<geventws.Connection {self._options.uri} {self._state.value}>"
+
+
+def _lost_error(code: int | None, exc: BaseException) -> ConnectionClosed:
+    """A :class:`ConnectionClosedError` for a connection lost with ``exc``."""
+    error = closed_exception(code or 1006, "")
+    error.args = (f"{error.args[0]}: {exc}",)
+    return error
+
+
+class _timeout:  # noqa: N801 - used as a context manager, like gevent.Timeout
+    """Turn a deadline into :class:`OpenTimeout` (a ConnectError and a TimeoutError)."""
+
+    def __init__(self, deadline: float | None, what: str) -> None:
+        self._deadline = deadline
+        self._what = what
+        self._timer: gevent.Timeout | None = None
+
+    def __enter__(self) -> None:
+        if self._deadline is not None:
+            self._timer = gevent.Timeout(max(self._deadline - time.monotonic(), 0))
+            self._timer.start()
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        timer = self._timer
+        if timer is None:
+            return
+        timer.close()
+        if exc is timer:
+            raise _Failure(
+                ErrorCode.CONNECT_FAIL, OpenTimeout(f"open_timeout expired during {self._what}")
+            ) from None
+
+
+def connect(url: str, **options: Any) -> Connection:
+    """Open a connection and return it once the handshake is done.
+
+    Takes the options of :class:`Connection`. Raises :class:`ConnectError`
+    (:class:`HandshakeError`, :class:`TLSError`, :class:`OpenTimeout`…) if it
+    cannot be opened. Use it as a context manager to close it on exit.
+    """
+    conn = Connection(url, **options)
+    ready = gevent.event.Event()
+    conn.on_websocket_connect = lambda c, r: ready.set()
+    conn.on_error = lambda c, code, msg: None  # raised below instead
+    conn.connect()
+    gevent.wait([ready, conn._finished], count=1)
+    conn.on_websocket_connect = None
+    conn.on_error = None
+    if not ready.is_set():
+        error = conn.last_error
+        raise error if error is not None else ConnectError("connection failed")
+    return conn

@@ -1,0 +1,147 @@
+"""The exceptions geventws raises.
+
+Every exception has one root, :class:`WebSocketError`::
+
+    WebSocketError
+    ├── InvalidURL                  (also a ValueError)
+    ├── InvalidMessage              (also a ValueError) – a payload that cannot be sent as asked
+    ├── ConnectError                – the connection could not be opened
+    │   ├── OpenTimeout             (also a TimeoutError) – open_timeout expired
+    │   ├── TLSError                – the TLS handshake failed (certificate, protocol)
+    │   └── HandshakeError          – the HTTP upgrade was refused or answered wrongly
+    ├── ConnectionClosed            – the connection is closed (``code``, ``reason``)
+    │   ├── ConnectionClosedOK      – with 1000 or 1001 from both sides
+    │   └── ConnectionClosedError   – any other way (1006 when TCP just died)
+    ├── ProtocolError               – the server broke RFC 6455
+    │   └── MessageTooBig           – a message exceeded ``max_message_size``
+    ├── PingTimeout                 – a ping went unanswered for ``ping_timeout``
+    └── ConcurrencyError            (also a RuntimeError) – two greenlets read at once
+
+Timeouts are the built-in :class:`TimeoutError`. Low-level causes (``OSError``,
+``ssl.SSLError``…) are chained as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "ConcurrencyError",
+    "ConnectError",
+    "ConnectionClosed",
+    "ConnectionClosedError",
+    "ConnectionClosedOK",
+    "HandshakeError",
+    "InvalidMessage",
+    "InvalidURL",
+    "MessageTooBig",
+    "OpenTimeout",
+    "PingTimeout",
+    "ProtocolError",
+    "TLSError",
+    "WebSocketError",
+]
+
+
+class WebSocketError(Exception):
+    """Root of every exception raised by geventws."""
+
+
+class InvalidURL(WebSocketError, ValueError):
+    """The URL is not a usable ``ws://`` or ``wss://`` URL."""
+
+    def __init__(self, url: str, msg: str) -> None:
+        super().__init__(f"{url!r}: {msg}")
+        self.url = url
+
+
+class InvalidMessage(WebSocketError, ValueError):
+    """A payload cannot be sent as asked (e.g. forced text that is not UTF-8)."""
+
+
+class ConnectError(WebSocketError):
+    """The TCP connection, TLS or the upgrade could not be completed."""
+
+
+class TLSError(ConnectError):
+    """The TLS handshake failed, e.g. the certificate did not verify."""
+
+
+class OpenTimeout(ConnectError, TimeoutError):
+    """``open_timeout`` expired before the handshake was done.
+
+    Both a :class:`ConnectError` and the built-in :class:`TimeoutError`.
+    """
+
+
+class HandshakeError(ConnectError):
+    """The server refused the upgrade or answered it wrongly.
+
+    ``status``, ``headers`` and ``body`` describe the server's response; ``status``
+    is 101 when the status was right but the headers were not.
+    """
+
+    def __init__(
+        self,
+        msg: str,
+        status: int = 0,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
+        super().__init__(msg)
+        self.status = status
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.body = body
+
+
+class ConnectionClosed(WebSocketError):
+    """The connection is closed; ``code`` and ``reason`` say how.
+
+    ``code`` is the close code received from the server, or 1006 when the
+    connection was lost without a closing handshake.
+    """
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        text = f"connection closed: code {code}"
+        if reason:
+            text += f", reason {reason!r}"
+        super().__init__(text)
+        self.code = code
+        self.reason = reason
+
+
+class ConnectionClosedOK(ConnectionClosed):
+    """The connection closed normally (1000 or 1001)."""
+
+
+class ConnectionClosedError(ConnectionClosed):
+    """The connection closed abnormally."""
+
+
+class ProtocolError(WebSocketError):
+    """The server violated RFC 6455; ``close_code`` is the code we closed with."""
+
+    def __init__(self, msg: str, close_code: int = 1002) -> None:
+        super().__init__(msg)
+        self.close_code = close_code
+
+
+class MessageTooBig(ProtocolError):
+    """A received message is larger than ``max_message_size``."""
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg, close_code=1009)
+
+
+class PingTimeout(WebSocketError):
+    """The server did not answer a ping within ``ping_timeout`` seconds."""
+
+
+class ConcurrencyError(WebSocketError, RuntimeError):
+    """Two greenlets tried to read from one connection at the same time."""
+
+
+def closed_exception(code: int, reason: str = "") -> ConnectionClosed:
+    """Return the right :class:`ConnectionClosed` subclass for ``code``."""
+    cls = ConnectionClosedOK if code in (1000, 1001) else ConnectionClosedError
+    return cls(code, reason)

@@ -1,0 +1,170 @@
+"""The opening handshake of RFC 6455 §4.1, without any I/O.
+
+:func:`build_request` makes the upgrade request; :func:`parse_response`
+reads the server's response head; :func:`check_response` decides whether it
+accepts the upgrade.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import os
+from collections.abc import Sequence
+
+from .exceptions import HandshakeError
+from .headers import Headers
+from .uri import WebSocketURI
+
+__all__ = [
+    "REDIRECT_STATUSES",
+    "Response",
+    "accept_value",
+    "build_request",
+    "check_response",
+    "new_key",
+    "parse_response",
+]
+
+_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+#: Statuses after which the client follows ``Location``.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+# Headers the handshake sets itself; a user's header of the same name replaces
+# ours only where that makes sense (Host, Origin), never for the protocol ones.
+_PROTOCOL_HEADERS = frozenset({"upgrade", "connection", "sec-websocket-key", "sec-websocket-version"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Response:
+    """The server's answer to the upgrade request.
+
+    ``str(response)`` is the raw response head as received (status line and
+    headers, with the final blank line).
+    """
+
+    status: int
+    reason: str
+    headers: Headers
+    raw: bytes = dataclasses.field(repr=False)
+    body: bytes = dataclasses.field(default=b"", repr=False)
+
+    def __str__(self) -> str:
+        return self.raw.decode("latin-1")
+
+
+def new_key() -> str:
+    """A fresh ``Sec-WebSocket-Key``: 16 random bytes, base64-encoded."""
+    return base64.b64encode(os.urandom(16)).decode("ascii")
+
+
+def accept_value(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` a server must answer ``key`` with."""
+    digest = hashlib.sha1((key + _GUID).encode("ascii")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def basic_auth(user: str, password: str | None) -> str:
+    """The value of a Basic ``Authorization`` header."""
+    token = f"{user}:{password or ''}".encode()
+    return "Basic " + base64.b64encode(token).decode("ascii")
+
+
+def build_request(
+    uri: WebSocketURI,
+    key: str,
+    headers: Headers,
+    *,
+    origin: str | None = None,
+    subprotocols: Sequence[str] = (),
+) -> bytes:
+    """The bytes of the upgrade request for ``uri``.
+
+    ``headers`` are the user's extra headers; they may replace ``Host``,
+    ``Origin`` and ``Authorization`` but not the protocol headers.
+    """
+    request = Headers([("Host", uri.host_header)])
+    if origin is not None:
+        request["Origin"] = origin
+    if uri.user is not None:
+        request["Authorization"] = basic_auth(uri.user, uri.password)
+    if subprotocols:
+        request["Sec-WebSocket-Protocol"] = ", ".join(subprotocols)
+    for name, value in headers.raw_items():
+        if name.lower() in _PROTOCOL_HEADERS:
+            continue
+        if name.lower() in ("host", "origin", "authorization"):
+            del request[name]
+        request.add(name, value)
+    request.add("Upgrade", "websocket")
+    request.add("Connection", "Upgrade")
+    request.add("Sec-WebSocket-Key", key)
+    request.add("Sec-WebSocket-Version", "13")
+    lines = [f"GET {uri.resource} HTTP/1.1"]
+    for name, value in request.raw_items():
+        _check_header(name, value)
+        lines.append(f"{name}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+def _check_header(name: str, value: str) -> None:
+    if not name or any(c in name for c in ":\r\n \t") or any(c in value for c in "\r\n"):
+        raise ValueError(f"invalid header: {name!r}")
+
+
+def parse_response(raw: bytes) -> Response:
+    """Parse a response head (status line and headers, ending in a blank line).
+
+    Raises :class:`HandshakeError` if it is not valid HTTP/1.1.
+    """
+    try:
+        text = raw.decode("latin-1")
+        status_line, *header_lines = text.split("\r\n")
+        version, _, rest = status_line.partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+            raise ValueError(f"bad status line {status_line!r}")
+        headers = Headers()
+        for line in header_lines:
+            if not line:
+                continue
+            name, sep, value = line.partition(":")
+            if not sep or not name or name != name.strip():
+                raise ValueError(f"bad header line {line!r}")
+            headers.add(name, value.strip())
+    except ValueError as exc:
+        raise HandshakeError(f"invalid HTTP response from server: {exc}") from exc
+    return Response(int(code), reason, headers, raw)
+
+
+def check_response(response: Response, key: str, subprotocols: Sequence[str] = ()) -> str | None:
+    """Check that ``response`` accepts the upgrade; return the chosen subprotocol.
+
+    Raises :class:`HandshakeError` naming what is wrong.
+    """
+    headers = response.headers
+
+    def fail(msg: str) -> HandshakeError:
+        return HandshakeError(msg, response.status, headers, response.body)
+
+    if response.status != 101:
+        raise fail(f"server rejected WebSocket connection: HTTP {response.status} {response.reason}".rstrip())
+    if [v.strip().lower() for v in headers.get("Upgrade", "").split(",")] != ["websocket"]:
+        raise fail(f"invalid Upgrade header: {headers.get('Upgrade')!r}")
+    if "upgrade" not in [v.strip().lower() for v in headers.get("Connection", "").split(",")]:
+        raise fail(f"invalid Connection header: {headers.get('Connection')!r}")
+    accept = headers.get_all("Sec-WebSocket-Accept")
+    if len(accept) != 1 or accept[0].strip() != accept_value(key):
+        raise fail(f"invalid Sec-WebSocket-Accept header: {accept!r}")
+    if headers.get_all("Sec-WebSocket-Extensions"):
+        raise fail(
+            f"server chose an extension the client did not offer: {headers['Sec-WebSocket-Extensions']!r}"
+        )
+    chosen = headers.get_all("Sec-WebSocket-Protocol")
+    if not chosen:
+        return None
+    if len(chosen) > 1 or "," in chosen[0] or chosen[0] not in subprotocols:
+        raise fail(f"server chose a subprotocol the client did not offer: {', '.join(chosen)!r}")
+    return chosen[0]

@@ -1,0 +1,79 @@
+"""``run_all()``: wait for every connection, Workerman's ``Worker::runAll()``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import TYPE_CHECKING, Any
+
+import gevent
+import gevent.event
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["registry", "run_all"]
+
+logger = logging.getLogger("geventws")
+
+
+class _Registry:
+    """The connections whose supervisor is running."""
+
+    def __init__(self) -> None:
+        self._live: set[Connection] = set()
+        self._empty = gevent.event.Event()
+        self._empty.set()
+
+    def add(self, conn: Connection) -> None:
+        self._live.add(conn)
+        self._empty.clear()
+
+    def discard(self, conn: Connection) -> None:
+        self._live.discard(conn)
+        if not self._live:
+            self._empty.set()
+
+    def live(self) -> list[Connection]:
+        return list(self._live)
+
+    def wait_empty(self, timeout: float | None = None) -> bool:
+        return self._empty.wait(timeout)
+
+
+registry = _Registry()
+
+
+def run_all(*, handle_signals: bool = True) -> None:
+    """Block until every connection is finished for good.
+
+    With ``handle_signals`` (the default), SIGINT and SIGTERM close every
+    connection with code 1001 (going away) and ``run_all`` returns once they
+    are closed. The previous signal handlers are restored on return.
+    """
+    stopped = gevent.event.Event()
+    watchers: list[Any] = []
+    previous: dict[signal.Signals, Any] = {}
+
+    def shutdown(signum: int) -> None:
+        logger.info("signal %d: closing %d connection(s)", signum, len(registry.live()))
+        close_all(1001, "going away")
+        stopped.set()
+
+    if handle_signals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.getsignal(signum)
+            watchers.append(gevent.signal_handler(signum, shutdown, signum))
+    try:
+        gevent.wait([stopped, registry._empty], count=1)
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def close_all(code: int = 1000, reason: str = "") -> None:
+    """Close every live connection at once and wait for them."""
+    conns = registry.live()
+    gevent.joinall([gevent.spawn(conn.close, code, reason) for conn in conns])

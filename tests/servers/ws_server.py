@@ -1,0 +1,73 @@
+"""An independent WebSocket server for the tests: the ``websockets`` package.
+
+Run as a subprocess: ``python -m tests.servers.ws_server [--cert C --key K]``.
+It prints ``PORT <n>`` once listening. Routes, by path:
+
+- ``/headers``: first sends a JSON text message ``{"path", "headers"}``
+  describing the request, then echoes.
+- ``/close/<code>/<reason>``: closes at once with that code and reason.
+- ``/reject/<status>``: refuses the upgrade with that HTTP status and body
+  ``rejected <status>``.
+- anything else: echoes every message back, text as text, binary as binary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http
+import json
+import ssl
+import sys
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+
+async def handler(ws: ServerConnection) -> None:
+    assert ws.request is not None
+    path = ws.request.path
+    if path.startswith("/headers"):
+        await ws.send(json.dumps({"path": path, "headers": list(ws.request.headers.raw_items())}))
+    elif path.startswith("/close/"):
+        _, _, code, reason = path.split("/", 3)
+        await ws.close(int(code), reason)
+        return
+    async for message in ws:
+        await ws.send(message)
+
+
+def process_request(ws: ServerConnection, request: Request) -> Response | None:
+    if request.path.startswith("/reject/"):
+        status = http.HTTPStatus(int(request.path.rsplit("/", 1)[1]))
+        return ws.respond(status, f"rejected {status.value}\n")
+    return None
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    args = parser.parse_args()
+    context = None
+    if args.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+    async with serve(
+        handler,
+        "127.0.0.1",
+        0,
+        ssl=context,
+        process_request=process_request,
+        ping_interval=None,
+        max_size=None,
+    ) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"PORT {port}", flush=True)
+        # Exit when the test process goes away (our stdin closes).
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.read)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
