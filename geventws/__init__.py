@@ -42,7 +42,7 @@ from .exceptions import (
 from .handshake import Response
 from .headers import Headers
 from .options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options
-from .runner import close_all, run_all
+from .runner import close_all, run_all, stop_all
 from .state import State
 
 __version__ = "0.1.0"
@@ -93,6 +93,7 @@ __all__ = [
     "TLSError",
     "WebSocketError",
     "close_all",
+    "stop_all",
     "connect",
     "run_all",
 ]

@@ -71,6 +71,7 @@ from .handshake import Response, build_request, check_response, new_key, parse_r
 from .inbox import Inbox
 from .options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options, make_options
 from .state import State
+from .threads import HubThread, from_any_thread
 from .transport import Transport, open_transport
 
 if TYPE_CHECKING:
@@ -167,6 +168,7 @@ class Connection:
         **options: Unpack[ConnectOptions],
     ) -> None:
         self._options: Options = make_options(url, **options)
+        self._hub_thread = HubThread()
         self.on_connect = on_connect
         self.on_websocket_connect = on_websocket_connect
         self.on_message = on_message
@@ -188,6 +190,7 @@ class Connection:
         self._finished = gevent.event.Event()
         self._finished.set()
         self._for_good = False
+        self._stopped = False
         self._attempt_ended = gevent.event.Event()
         self._close_sent = False
         self._abort_reason: _Failure | None = None
@@ -260,30 +263,39 @@ class Connection:
 
     # -- lifecycle -------------------------------------------------------------
 
+    @from_any_thread
     def connect(self) -> None:
         """Start connecting; returns at once. A no-op while already running."""
+        self._stopped = False
         if self._supervisor is not None and not self._supervisor.dead:
             return
         self._schedule(0.0)
 
+    @from_any_thread
     def reconnect(self, delay: float = 0) -> None:
         """Connect again after ``delay`` seconds, from any greenlet.
 
         Replaces a pending reconnect. While connected, the current connection
-        is closed first (code 1000). Undoes an earlier :meth:`close`.
+        is closed first (code 1000). Undoes an earlier :meth:`close`, but not
+        :func:`geventws.stop_all`: after that, only :meth:`connect` restarts.
         """
         if delay < 0:
             raise ValueError("delay must be >= 0")
+        if self._stopped:
+            self._log.debug("reconnect() ignored: stop_all() was called")
+            return
         self._for_good = False
         if self._state in (State.CONNECTING, State.OPEN):
             self._end_attempt(1000, "")
         self._schedule(delay)
 
+    @from_any_thread
     def cancel_reconnect(self) -> None:
         """Cancel a pending reconnect; an idle connection then finishes."""
         self._reconnect_at = None
         self._wake.set()
 
+    @from_any_thread
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close with a closing handshake; no reconnect afterwards.
 
@@ -307,6 +319,11 @@ class Connection:
             # covers on_close, which runs after.
             self._finished.wait(None if timeout is None else timeout + 1.0)
 
+    def _stop(self, code: int, reason: str) -> None:
+        """Close for good, refusing later reconnect() calls (stop_all)."""
+        self._stopped = True
+        self.close(code, reason)
+
     def __enter__(self) -> Connection:
         return self
 
@@ -324,6 +341,7 @@ class Connection:
 
     # -- sending ---------------------------------------------------------------
 
+    @from_any_thread
     def send(self, data: str | bytes) -> None:
         """Send one message.
 
@@ -332,6 +350,9 @@ class Connection:
         in order after the next handshake. Finished or closing: raises
         :class:`ConnectionClosed`. A failed write raises
         :class:`ConnectionClosedError` with the cause chained.
+
+        Like every public method, it may be called from any greenlet and from
+        other OS threads (the call is handed to the connection's hub).
         """
         frame = encode_frame(*self._message_payload(data))
         transport = self._transport
@@ -342,6 +363,7 @@ class Connection:
         else:
             self._outbox.append(frame)
 
+    @from_any_thread
     def ping(self, data: bytes = b"") -> Pong:
         """Send a ping; the returned :class:`Pong` tells when it was answered."""
         transport = self._transport
@@ -387,6 +409,7 @@ class Connection:
 
     # -- receiving (sequential API) ----------------------------------------------
 
+    @from_any_thread
     def recv(self, timeout: float | None = None) -> str | bytes:
         """The next message: ``str`` for text, ``bytes`` for binary.
 

@@ -51,21 +51,19 @@ def run_all(*, handle_signals: bool = True) -> None:
     connection with code 1001 (going away) and ``run_all`` returns once they
     are closed. The previous signal handlers are restored on return.
     """
-    stopped = gevent.event.Event()
     watchers: list[Any] = []
     previous: dict[signal.Signals, Any] = {}
 
     def shutdown(signum: int) -> None:
         logger.info("signal %d: closing %d connection(s)", signum, len(registry.live()))
-        close_all(1001, "going away")
-        stopped.set()
+        stop_all()
 
     if handle_signals:
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.getsignal(signum)
             watchers.append(gevent.signal_handler(signum, shutdown, signum))
     try:
-        gevent.wait([stopped, registry._empty], count=1)
+        registry.wait_empty()
     finally:
         for watcher in watchers:
             watcher.cancel()
@@ -74,6 +72,21 @@ def run_all(*, handle_signals: bool = True) -> None:
 
 
 def close_all(code: int = 1000, reason: str = "") -> None:
-    """Close every live connection at once and wait for them."""
+    """Close every live connection at once and wait for them.
+
+    A connection whose ``on_close`` calls ``reconnect()`` reconnects; use
+    :func:`stop_all` to prevent that.
+    """
     conns = registry.live()
     gevent.joinall([gevent.spawn(conn.close, code, reason) for conn in conns])
+
+
+def stop_all(code: int = 1001, reason: str = "") -> None:
+    """Close every connection for good, like Workerman's ``Worker::stopAll()``.
+
+    Unlike :func:`close_all`, ``reconnect()`` calls (e.g. the seed's
+    ``reconnect(1)`` in ``on_close``) are ignored afterwards, so
+    :func:`run_all` returns. Waits until the connections are closed.
+    """
+    conns = registry.live()
+    gevent.joinall([gevent.spawn(conn._stop, code, reason) for conn in conns])

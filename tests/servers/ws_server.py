@@ -6,6 +6,8 @@ It prints ``PORT <n>`` once listening. Routes, by path:
 - ``/headers``: first sends a JSON text message ``{"path", "headers"}``
   describing the request, then echoes.
 - ``/close/<code>/<reason>``: closes at once with that code and reason.
+- ``/slow/<seconds>``: waits that long before accepting the upgrade and
+  before echoing each message (to expose a client that blocks its hub).
 - ``/reject/<status>``: refuses the upgrade with that HTTP status and body
   ``rejected <status>``.
 - anything else: echoes every message back, text as text, binary as binary.
@@ -33,11 +35,16 @@ async def handler(ws: ServerConnection) -> None:
         _, _, code, reason = path.split("/", 3)
         await ws.close(int(code), reason)
         return
+    delay = float(path.split("/")[2]) if path.startswith("/slow/") else 0.0
     async for message in ws:
+        if delay:
+            await asyncio.sleep(delay)
         await ws.send(message)
 
 
-def process_request(ws: ServerConnection, request: Request) -> Response | None:
+async def process_request(ws: ServerConnection, request: Request) -> Response | None:
+    if request.path.startswith("/slow/"):
+        await asyncio.sleep(float(request.path.split("/")[2]))
     if request.path.startswith("/reject/"):
         status = http.HTTPStatus(int(request.path.rsplit("/", 1)[1]))
         return ws.respond(status, f"rejected {status.value}\n")
