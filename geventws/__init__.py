@@ -93,7 +93,7 @@ __all__ = [
     "TLSError",
     "WebSocketError",
     "close_all",
-    "stop_all",
     "connect",
     "run_all",
+    "stop_all",
 ]

@@ -67,12 +67,22 @@ from .frames import (
     encode_frame,
     parse_close,
 )
-from .handshake import Response, build_request, check_response, new_key, parse_response
+from .handshake import (
+    MAX_REDIRECTS,
+    Response,
+    build_request,
+    check_response,
+    new_key,
+    parse_response,
+    redirect_target,
+)
+from .headers import Headers, redact
 from .inbox import Inbox
 from .options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options, make_options
 from .state import State
 from .threads import HubThread, from_any_thread
 from .transport import Transport, open_transport
+from .uri import WebSocketURI
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -526,37 +536,53 @@ class Connection:
             self._cleanup(transport)
 
     def _open(self) -> Transport | None:
-        """Connect and shake hands; ``None`` if close() came in between."""
+        """Connect and shake hands, following redirects; ``None`` if close()
+        or reconnect() came in between."""
         opts = self._options
         deadline = None if opts.open_timeout is None else time.monotonic() + opts.open_timeout
+        uri = opts.uri
+        for hop in range(MAX_REDIRECTS + 1):
+            transport = self._open_stream(uri, deadline)
+            try:
+                if hop == 0:
+                    self._fire("on_connect")
+                    if self._for_good or self._reconnect_at is not None:
+                        transport.abort()
+                        self._set_closed(1006, "")
+                        return None
+                with _timeout(deadline, "the opening handshake"):
+                    leftover, redirect = self._handshake(transport, uri)
+            except BaseException:
+                transport.abort()
+                raise
+            if redirect is None:
+                self._on_open(transport, leftover)
+                return transport
+            transport.abort()
+            self._log.info("redirected (HTTP %s) to %s", self._response and self._response.status, redirect)
+            uri = redirect
+        raise _Failure(ErrorCode.HANDSHAKE_FAIL, HandshakeError(f"more than {MAX_REDIRECTS} redirects"))
+
+    def _open_stream(self, uri: WebSocketURI, deadline: float | None) -> Transport:
         try:
             with _timeout(deadline, "connecting"):
-                transport = open_transport(opts.uri, opts.ssl_context)
+                transport = open_transport(uri, self._options.ssl_context)
         except ConnectError as exc:
-            raise _Failure(
-                ErrorCode.TLS_FAIL if isinstance(exc, TLSError) else ErrorCode.CONNECT_FAIL, exc
-            ) from exc
-        self._log.debug("TCP connected")
-        try:
-            self._fire("on_connect")
-            if self._for_good or self._reconnect_at is not None:
-                transport.abort()
-                self._set_closed(1006, "")
-                return None
-            with _timeout(deadline, "the opening handshake"):
-                leftover = self._handshake(transport)
-        except BaseException:
-            transport.abort()
-            raise
-        self._on_open(transport, leftover)
+            code = ErrorCode.TLS_FAIL if isinstance(exc, TLSError) else ErrorCode.CONNECT_FAIL
+            raise _Failure(code, exc) from exc
+        self._log.debug("TCP connected to %s:%s", uri.host, uri.port)
         return transport
 
-    def _handshake(self, transport: Transport) -> bytes:
+    def _handshake(self, transport: Transport, uri: WebSocketURI) -> tuple[bytes, WebSocketURI | None]:
+        """Send the upgrade; return the bytes read past the response head and,
+        for a redirect, where to go instead."""
         opts = self._options
         key = new_key()
-        request = build_request(
-            opts.uri, key, opts.headers, origin=opts.origin, subprotocols=opts.subprotocols
-        )
+        headers = opts.headers
+        if (uri.host, uri.port) != (opts.uri.host, opts.uri.port):
+            headers = Headers([(n, v) for n, v in headers.raw_items() if n.lower() != "authorization"])
+        request = build_request(uri, key, headers, origin=opts.origin, subprotocols=opts.subprotocols)
+        self._log.debug("upgrade request for %s, headers %s", uri, redact(headers.raw_items()))
         try:
             transport.write(request)
             head, rest = transport.read_head(b"", opts.max_response_head)
@@ -565,6 +591,9 @@ class Connection:
                 body = self._read_error_body(transport, response, rest)
                 response = Response(response.status, response.reason, response.headers, head, body)
             self._response = response
+            redirect = redirect_target(uri, response)
+            if redirect is not None:
+                return b"", redirect
             self._subprotocol = check_response(response, key, opts.subprotocols)
         except HandshakeError as exc:
             raise _Failure(ErrorCode.HANDSHAKE_FAIL, exc) from exc
@@ -573,7 +602,7 @@ class Connection:
                 ErrorCode.CONNECT_FAIL, ConnectError(f"connection lost during the handshake: {exc}")
             ) from exc
         self._log.debug("handshake done: %s %s", response.status, response.reason)
-        return rest
+        return rest, None
 
     def _read_error_body(self, transport: Transport, response: Response, data: bytes) -> bytes:
         try:

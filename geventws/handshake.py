@@ -11,11 +11,12 @@ import base64
 import dataclasses
 import hashlib
 import os
+import urllib.parse
 from collections.abc import Sequence
 
 from .exceptions import HandshakeError
 from .headers import Headers
-from .uri import WebSocketURI
+from .uri import WebSocketURI, parse_uri
 
 __all__ = [
     "REDIRECT_STATUSES",
@@ -31,6 +32,8 @@ _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 #: Statuses after which the client follows ``Location``.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: How many redirects one connection attempt follows.
+MAX_REDIRECTS = 3
 
 # Headers the handshake sets itself; a user's header of the same name replaces
 # ours only where that makes sense (Host, Origin), never for the protocol ones.
@@ -168,3 +171,35 @@ def check_response(response: Response, key: str, subprotocols: Sequence[str] = (
     if len(chosen) > 1 or "," in chosen[0] or chosen[0] not in subprotocols:
         raise fail(f"server chose a subprotocol the client did not offer: {', '.join(chosen)!r}")
     return chosen[0]
+
+
+def redirect_target(uri: WebSocketURI, response: Response) -> WebSocketURI | None:
+    """Where a redirect response sends the client, or ``None`` if it is not one.
+
+    ``Location`` may be relative, ``ws(s)://`` or ``http(s)://``. Raises
+    :class:`HandshakeError` for a missing or bad ``Location`` and for a
+    redirect from ``wss://`` to ``ws://``. Credentials from the URL are kept
+    only when the host stays the same.
+    """
+    if response.status not in REDIRECT_STATUSES:
+        return None
+
+    def fail(msg: str) -> HandshakeError:
+        return HandshakeError(msg, response.status, response.headers, response.body)
+
+    location = response.headers.get("Location")
+    if not location:
+        raise fail(f"HTTP {response.status} redirect without a Location header")
+    base = f"{'https' if uri.secure else 'http'}://{uri.host_header}{uri.resource}"
+    target = urllib.parse.urljoin(base, location.strip())
+    scheme, sep, rest = target.partition("://")
+    scheme = {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme.lower())
+    try:
+        new = parse_uri(f"{scheme}{sep}{rest}")
+    except ValueError as exc:
+        raise fail(f"HTTP {response.status} redirect to an invalid URL: {exc}") from exc
+    if uri.secure and not new.secure:
+        raise fail(f"refusing a redirect from wss:// to ws:// ({new})")
+    if (new.host, new.port) == (uri.host, uri.port) and new.user is None:
+        new = WebSocketURI(new.secure, new.host, new.port, new.resource, uri.user, uri.password)
+    return new
