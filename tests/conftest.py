@@ -24,11 +24,12 @@ UNIT = float(os.environ.get("GEVENTWS_TEST_TIME_UNIT", "1"))
 
 
 class ServerProcess:
-    """The ``websockets`` server of tests/servers/ws_server.py in a subprocess."""
+    """The ``websockets`` server of tests/servers/ws_server.py in a subprocess
+    (or any server command that prints ``PORT <n>`` and exits when stdin closes)."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, command: list[str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.servers.ws_server", *args],
+            command or [sys.executable, "-m", "tests.servers.ws_server", *args],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

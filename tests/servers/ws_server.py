@@ -6,6 +6,8 @@ It prints ``PORT <n>`` once listening. Routes, by path:
 - ``/headers``: first sends a JSON text message ``{"path", "headers"}``
   describing the request, then echoes.
 - ``/close/<code>/<reason>``: closes at once with that code and reason.
+- ``/ping``: pings with payload ``hello`` and sends ``pong received: hello``
+  once the pong is back, then echoes.
 - ``/slow/<seconds>``: waits that long before accepting the upgrade and
   before echoing each message (to expose a client that blocks its hub).
 - ``/reject/<status>``: refuses the upgrade with that HTTP status and body
@@ -31,6 +33,9 @@ async def handler(ws: ServerConnection) -> None:
     path = ws.request.path
     if path.startswith("/headers"):
         await ws.send(json.dumps({"path": path, "headers": list(ws.request.headers.raw_items())}))
+    elif path.startswith("/ping"):
+        await (await ws.ping(b"hello"))
+        await ws.send("pong received: hello")
     elif path.startswith("/close/"):
         _, _, code, reason = path.split("/", 3)
         await ws.close(int(code), reason)
