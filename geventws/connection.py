@@ -99,8 +99,12 @@ _MAX_ERROR_BODY = 64 * 2**10
 
 
 class _ConnLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Prefixes every message with the connection's URL (without credentials)."""
+
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
-        return f"[{self.extra['url'] if self.extra else ''}] {msg}", kwargs
+        # The prefix becomes part of the format string: a "%" in the URL must not.
+        prefix = str(self.extra["url"] if self.extra else "").replace("%", "%%")
+        return f"[{prefix}] {msg}", kwargs
 
 
 class _Failure(Exception):
