@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 
+from .backoff import ReconnectPolicy, Verdict, default_classifier
 from .codes import CloseCode, ErrorCode
 from .connection import Connection, Pong, connect
 from .exceptions import (
@@ -36,11 +37,13 @@ from .exceptions import (
     OpenTimeout,
     PingTimeout,
     ProtocolError,
+    SendBufferFull,
     TLSError,
     WebSocketError,
 )
 from .handshake import Response
 from .headers import Headers
+from .limiter import HandshakeLimiter
 from .options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options
 from .runner import close_all, run_all, stop_all
 from .state import State
@@ -88,6 +91,11 @@ __all__ = [
     "PingTimeout",
     "Pong",
     "ProtocolError",
+    "ReconnectPolicy",
+    "Verdict",
+    "default_classifier",
+    "HandshakeLimiter",
+    "SendBufferFull",
     "Response",
     "State",
     "TLSError",

@@ -29,7 +29,7 @@ Rules that keep it correct under gevent:
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import logging
 import os
 import time
@@ -78,7 +78,8 @@ from .handshake import (
 )
 from .headers import Headers, redact
 from .inbox import Inbox
-from .options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options, make_options
+from .options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options, URLLike, make_options
+from .outbox import Message, Outbox
 from .state import State
 from .threads import HubThread, from_any_thread
 from .transport import Transport, open_transport
@@ -155,9 +156,18 @@ class Connection:
     - ``on_error(conn, code, msg)``: see :class:`geventws.ErrorCode`.
     - ``on_close(conn)``: the attempt is over (also after a failed connect).
     - ``on_ping(conn, data)`` / ``on_pong(conn, data)``: control frames received.
+    - ``on_open_replay(conn)``: after each handshake, before queued messages are
+      flushed: resubscribe here (its sends go out first).
+    - ``on_reconnecting(conn, attempt, delay, error)``: the ``reconnect`` policy
+      will try again after ``delay`` seconds (``error`` is why the last attempt
+      ended, ``None`` after a clean close).
+    - ``on_give_up(conn, error)``: the policy stopped reconnecting.
+    - ``on_buffer_full(conn)`` / ``on_buffer_drain(conn)``: the outbox of sends
+      waiting for a connection filled up / was flushed empty.
 
-    :meth:`connect` returns at once; greenlets do the work. The connection
-    reconnects only when :meth:`reconnect` is called.
+    :meth:`connect` returns at once; greenlets do the work. Without a
+    ``reconnect`` policy the connection reconnects only when
+    :meth:`reconnect` is called.
     """
 
     on_connect: Callback | None
@@ -167,10 +177,15 @@ class Connection:
     on_close: Callback | None
     on_ping: Callback | None
     on_pong: Callback | None
+    on_open_replay: Callback | None
+    on_reconnecting: Callback | None
+    on_give_up: Callback | None
+    on_buffer_full: Callback | None
+    on_buffer_drain: Callback | None
 
     def __init__(
         self,
-        url: str,
+        url: URLLike,
         *,
         on_connect: Callback | None = None,
         on_websocket_connect: Callback | None = None,
@@ -179,6 +194,11 @@ class Connection:
         on_close: Callback | None = None,
         on_ping: Callback | None = None,
         on_pong: Callback | None = None,
+        on_open_replay: Callback | None = None,
+        on_reconnecting: Callback | None = None,
+        on_give_up: Callback | None = None,
+        on_buffer_full: Callback | None = None,
+        on_buffer_drain: Callback | None = None,
         **options: Unpack[ConnectOptions],
     ) -> None:
         self._options: Options = make_options(url, **options)
@@ -190,13 +210,26 @@ class Connection:
         self.on_close = on_close
         self.on_ping = on_ping
         self.on_pong = on_pong
-        self._log = _ConnLogger(logger, {"url": str(self._options.uri)})
+        self.on_open_replay = on_open_replay
+        self.on_reconnecting = on_reconnecting
+        self.on_give_up = on_give_up
+        self.on_buffer_full = on_buffer_full
+        self.on_buffer_drain = on_buffer_drain
+        opts = self._options
+        self._uri: WebSocketURI | None = opts.uri  # the URL of the current attempt
+        self._log_context = {"url": str(opts.uri) if opts.uri else "<url callable>"}
+        self._log = _ConnLogger(logger, self._log_context)
         self._state = State.INITIAL
         self._supervisor: Greenlet[Any, Any] | None = None
         self._receiver: Greenlet[Any, Any] | None = None
         self._keepalive: Greenlet[Any, Any] | None = None
         self._transport: Transport | None = None  # set while OPEN or CLOSING
-        self._outbox: collections.deque[bytes] = collections.deque()
+        self._outbox = Outbox(
+            opts.max_send_buffer_size, opts.max_send_buffer_messages, opts.send_buffer_policy
+        )
+        self._backoff = opts.reconnect.start() if opts.reconnect is not None else None
+        self._attempt_error: WebSocketError | None = None
+        self._replaying = False
         self._inbox = Inbox(self._options.max_queue)
         self._pings: dict[bytes, Pong] = {}
         self._reconnect_at: float | None = None
@@ -220,8 +253,11 @@ class Connection:
 
     @property
     def url(self) -> str:
-        """The URL given to the constructor."""
-        return self._options.url
+        """The URL given to the constructor (the last one used, if it is a callable)."""
+        url = self._options.url
+        if isinstance(url, str):
+            return url
+        return str(self._uri) if self._uri is not None else ""
 
     @property
     def options(self) -> Options:
@@ -368,14 +404,27 @@ class Connection:
         Like every public method, it may be called from any greenlet and from
         other OS threads (the call is handed to the connection's hub).
         """
-        frame = encode_frame(*self._message_payload(data))
-        transport = self._transport
-        if self._state is State.OPEN and transport is not None:
-            self._write(transport, frame)
-        elif self._state is State.CLOSING or (self._for_good and self._state is not State.INITIAL):
-            raise self._closed_error()
-        else:
-            self._outbox.append(frame)
+        message = self._message_payload(data)
+        full_reported = False
+        while True:
+            transport = self._transport
+            if transport is not None and (
+                self._state is State.OPEN or (self._replaying and gevent.getcurrent() is self._receiver)
+            ):
+                self._write(transport, encode_frame(*message))
+                return
+            if self._state is State.CLOSING or (self._for_good and self._state is not State.INITIAL):
+                raise self._closed_error()
+            if self._outbox.fits(len(message[1])):
+                self._outbox.put(message)
+                return
+            if not full_reported:
+                full_reported = True
+                self._fire("on_buffer_full")
+            if self._outbox.policy != "block":
+                self._queue_when_full(message)
+                return
+            self._outbox.wait_for_room()  # then decide again: the connection may be open now
 
     @from_any_thread
     def ping(self, data: bytes = b"") -> Pong:
@@ -390,7 +439,16 @@ class Connection:
         self._write(transport, encode_frame(OP_PING, payload))
         return pong
 
-    def _message_payload(self, data: str | bytes) -> tuple[int, bytes]:
+    def _queue_when_full(self, message: Message) -> None:
+        dropped = self._outbox.put(message)  # raises SendBufferFull under "fail"
+        if dropped:
+            size = sum(len(payload) for _, payload in dropped)
+            self._report(
+                ErrorCode.SEND_FAIL,
+                f"send buffer full: dropped the {len(dropped)} oldest queued message(s), {size} bytes",
+            )
+
+    def _message_payload(self, data: str | bytes) -> Message:
         forced = self._options.websocket_type
         if isinstance(data, str):
             opcode = OP_BINARY if forced == BINARY_TYPE_ARRAYBUFFER else OP_TEXT
@@ -455,9 +513,10 @@ class Connection:
             self._for_good = False
             self._finished.clear()
             self._inbox.reopen()
+            self._outbox.reopen()
             runner.registry.add(self)
             self._supervisor = gevent.spawn(self._supervise)
-            self._supervisor.name = f"geventws-supervisor {self._options.uri}"
+            self._supervisor.name = f"geventws-supervisor {self._log_context['url']}"
 
     def _supervise(self) -> None:
         try:
@@ -465,10 +524,28 @@ class Connection:
                 self._reconnect_at = None
                 self._run_attempt()
                 self._fire("on_close")
+                if not self._for_good and self._reconnect_at is None:
+                    self._plan_reconnect()
         except Exception:
             self._log.exception("supervisor failed")
         finally:
             self._finish()
+
+    def _plan_reconnect(self) -> None:
+        """Ask the reconnect policy, if any, when to try again."""
+        backoff = self._backoff
+        if backoff is None:
+            return
+        error = self._attempt_error
+        delay = backoff.next_delay(error)
+        if delay is None:
+            self._log.info("reconnect policy gave up after %d attempt(s): %s", backoff.attempt, error)
+            self._fire("on_give_up", error)
+            return
+        self._log.info("reconnecting in %.3f s (attempt %d)", delay, backoff.attempt)
+        self._fire("on_reconnecting", backoff.attempt, delay, error)
+        if not self._for_good and self._reconnect_at is None:  # the callbacks may have decided otherwise
+            self._reconnect_at = time.monotonic() + delay
 
     def _wait_until_due(self) -> bool:
         while True:
@@ -485,11 +562,12 @@ class Connection:
         self._state = State.CLOSED
         self._for_good = True
         self._reconnect_at = None
-        unsent = len(self._outbox)
-        self._outbox.clear()
+        unsent = self._outbox.close(self._closed_error())
         if unsent:
+            size = sum(len(payload) for _, payload in unsent)
             self._report(
-                ErrorCode.SEND_FAIL, f"{unsent} queued message(s) were never sent: the connection is finished"
+                ErrorCode.SEND_FAIL,
+                f"{len(unsent)} queued message(s), {size} bytes, were never sent: the connection is finished",
             )
         self._inbox.close(self._closed_error())
         runner.registry.discard(self)
@@ -507,9 +585,10 @@ class Connection:
         self._close_reason = ""
         self._close_sent = False
         self._abort_reason = None
+        self._attempt_error = None
         self._attempt_ended.clear()
         receiver = self._receiver = gevent.spawn(self._attempt)
-        receiver.name = f"geventws-receiver {self._options.uri}"
+        receiver.name = f"geventws-receiver {self._log_context['url']}"
         receiver.join()
         self._receiver = None
 
@@ -543,8 +622,16 @@ class Connection:
         """Connect and shake hands, following redirects; ``None`` if close()
         or reconnect() came in between."""
         opts = self._options
+        limiter = opts.limiter
+        with limiter.slot() if limiter is not None else contextlib.nullcontext():
+            return self._open_in_slot()
+
+    def _open_in_slot(self) -> Transport | None:
+        opts = self._options
         deadline = None if opts.open_timeout is None else time.monotonic() + opts.open_timeout
-        uri = opts.uri
+        uri = self._uri = self._resolve(opts.resolve_uri)
+        self._log_context["url"] = str(uri)
+        headers = self._resolve(opts.resolve_headers)
         for hop in range(MAX_REDIRECTS + 1):
             transport = self._open_stream(uri, deadline)
             try:
@@ -555,7 +642,7 @@ class Connection:
                         self._set_closed(1006, "")
                         return None
                 with _timeout(deadline, "the opening handshake"):
-                    leftover, redirect = self._handshake(transport, uri)
+                    leftover, redirect = self._handshake(transport, uri, headers)
             except BaseException:
                 transport.abort()
                 raise
@@ -577,13 +664,27 @@ class Connection:
         self._log.debug("TCP connected to %s:%s", uri.host, uri.port)
         return transport
 
-    def _handshake(self, transport: Transport, uri: WebSocketURI) -> tuple[bytes, WebSocketURI | None]:
+    def _resolve(self, provider: Callable[[], Any]) -> Any:
+        """Call a URL or headers provider, turning its failure into a report."""
+        try:
+            return provider()
+        except WebSocketError as exc:
+            raise _Failure(ErrorCode.CONNECT_FAIL, exc) from exc
+        except Exception as exc:
+            error = ConnectError(f"the url or headers callable failed: {exc!r}")
+            error.__cause__ = exc
+            raise _Failure(ErrorCode.CONNECT_FAIL, error) from exc
+
+    def _handshake(
+        self, transport: Transport, uri: WebSocketURI, headers: Headers
+    ) -> tuple[bytes, WebSocketURI | None]:
         """Send the upgrade; return the bytes read past the response head and,
         for a redirect, where to go instead."""
         opts = self._options
         key = new_key()
-        headers = opts.headers
-        if (uri.host, uri.port) != (opts.uri.host, opts.uri.port):
+        first = self._uri
+        assert first is not None
+        if (uri.host, uri.port) != (first.host, first.port):
             headers = Headers([(n, v) for n, v in headers.raw_items() if n.lower() != "authorization"])
         request = build_request(uri, key, headers, origin=opts.origin, subprotocols=opts.subprotocols)
         self._log.debug("upgrade request for %s, headers %s", uri, redact(headers.raw_items()))
@@ -627,19 +728,30 @@ class Connection:
     def _on_open(self, transport: Transport, leftover: bytes) -> None:
         self._parser = FrameParser(transport.recv, self._options.max_message_size, leftover)
         self._transport = transport
+        if self._backoff is not None:
+            self._backoff.opened()
+        if self.on_open_replay is not None:
+            self._replaying = True  # the hook's sends are written at once, ahead of the outbox
+            try:
+                self._fire("on_open_replay")
+            finally:
+                self._replaying = False
         # Flush what was queued before the handshake, in order, before the state
         # says OPEN: sends that arrive meanwhile queue behind it.
+        flushed = bool(self._outbox)
         while self._outbox:
-            frame = self._outbox.popleft()
+            message = self._outbox.popleft()
             try:
-                transport.write(frame)
+                transport.write(encode_frame(*message))
             except OSError:
-                self._outbox.appendleft(frame)
+                self._outbox.appendleft(message)
                 raise
         self._state = State.OPEN
+        if flushed:
+            self._fire("on_buffer_drain")
         if self._options.ping_interval is not None:
             self._keepalive = gevent.spawn(self._keepalive_loop, transport)
-            self._keepalive.name = f"geventws-keepalive {self._options.uri}"
+            self._keepalive.name = f"geventws-keepalive {self._log_context['url']}"
         self._fire("on_websocket_connect", self._response)
 
     def _receive_loop(self, transport: Transport) -> None:
@@ -742,6 +854,7 @@ class Connection:
         self._log.info("%s: %s", failure.code.name, exc)
         if isinstance(exc, WebSocketError):
             self._last_error = exc
+            self._attempt_error = exc
         self._report(failure.code, str(exc))
 
     def _set_closed(self, code: int, reason: str) -> None:
@@ -775,23 +888,30 @@ class Connection:
         ended = self._attempt_ended
         try:
             while not ended.wait(opts.ping_interval):
-                if self._state is not State.OPEN:
+                if self._state is not State.OPEN or self._ping_answered(opts.ping_timeout):
                     continue
-                pong = self.ping()
-                if opts.ping_timeout is None:
-                    continue
-                gevent.wait([pong._event, ended], timeout=opts.ping_timeout, count=1)
-                if ended.is_set():
-                    return
-                if pong.latency is None:
+                if not ended.is_set():
                     error = PingTimeout(f"no pong within {opts.ping_timeout} seconds")
                     self._abort_reason = _Failure(ErrorCode.PING_TIMEOUT, error)
                     transport.abort()
-                    return
+                return
         except WebSocketError:
             pass  # the connection closed meanwhile; the receiver reports it
         except Exception:
             self._log.exception("keepalive failed")
+
+    def _ping_answered(self, timeout: float | None) -> bool:
+        """Ping and wait for the pong; the time to write the ping counts too,
+        since it may wait behind a send that a dead peer never reads."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pong = None
+        with gevent.Timeout(timeout, False):  # type: ignore[arg-type]
+            pong = self.ping()
+        if pong is None:
+            return False
+        remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
+        gevent.wait([pong._event, self._attempt_ended], timeout=remaining, count=1)
+        return pong.latency is not None
 
     # -- callbacks ---------------------------------------------------------------
 
@@ -810,7 +930,7 @@ class Connection:
         self._fire("on_error", code, msg)
 
     def __repr__(self) -> str:
-        return f"<geventws.Connection {self._options.uri} {self._state.value}>"
+        return f"<geventws.Connection {self._log_context['url']} {self._state.value}>"
 
 
 def _lost_error(code: int | None, exc: BaseException) -> ConnectionClosed:

@@ -15,6 +15,7 @@ Every exception has one root, :class:`WebSocketError`::
     ├── ProtocolError               – the server broke RFC 6455
     │   └── MessageTooBig           – a message exceeded ``max_message_size``
     ├── PingTimeout                 – a ping went unanswered for ``ping_timeout``
+    ├── SendBufferFull              – the outbox for sends while not open is full
     └── ConcurrencyError            (also a RuntimeError) – two greenlets read at once
 
 Timeouts are the built-in :class:`TimeoutError`. Low-level causes (``OSError``,
@@ -37,6 +38,7 @@ __all__ = [
     "MessageTooBig",
     "OpenTimeout",
     "PingTimeout",
+    "SendBufferFull",
     "ProtocolError",
     "TLSError",
     "WebSocketError",
@@ -131,6 +133,10 @@ class MessageTooBig(ProtocolError):
 
     def __init__(self, msg: str) -> None:
         super().__init__(msg, close_code=1009)
+
+
+class SendBufferFull(WebSocketError):
+    """``send()`` while not open, with the outbox full (``send_buffer_policy="fail"``)."""
 
 
 class PingTimeout(WebSocketError):

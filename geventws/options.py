@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import ssl
-from collections.abc import Sequence
-from typing import TypedDict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Literal, TypedDict
 
+from .backoff import ReconnectPolicy
 from .headers import Headers, HeadersLike
 from .uri import WebSocketURI, parse_uri
+
+if TYPE_CHECKING:
+    from .limiter import HandshakeLimiter
 
 __all__ = [
     "BINARY_TYPE_ARRAYBUFFER",
@@ -20,6 +24,8 @@ __all__ = [
     "DEFAULT_OPEN_TIMEOUT",
     "DEFAULT_PING_INTERVAL",
     "DEFAULT_PING_TIMEOUT",
+    "DEFAULT_MAX_SEND_BUFFER_SIZE",
+    "SendBufferPolicy",
     "ConnectOptions",
     "Options",
     "make_options",
@@ -37,6 +43,14 @@ DEFAULT_CLOSE_TIMEOUT = 10.0
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 2**20
 DEFAULT_MAX_QUEUE = 16
 DEFAULT_MAX_RESPONSE_HEAD = 64 * 2**10
+DEFAULT_MAX_SEND_BUFFER_SIZE = 2**20
+
+#: What ``send()`` does when the outbox (messages waiting for a connection) is full.
+SendBufferPolicy = Literal["fail", "drop_oldest", "block"]
+SEND_BUFFER_POLICIES = ("fail", "drop_oldest", "block")
+
+URLLike = str | Callable[[], str]
+HeadersSource = HeadersLike | Callable[[], HeadersLike]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,9 +60,9 @@ class Options:
     Build it with :func:`make_options`; the runtime reads only this.
     """
 
-    url: str
-    uri: WebSocketURI
-    headers: Headers = dataclasses.field(default_factory=Headers)
+    url: URLLike
+    uri: WebSocketURI | None  # None when ``url`` is a callable, resolved per attempt
+    headers: Headers | Callable[[], HeadersLike] = dataclasses.field(default_factory=Headers)
     ping_interval: float | None = DEFAULT_PING_INTERVAL
     ping_timeout: float | None = DEFAULT_PING_TIMEOUT
     websocket_type: str | None = None
@@ -60,6 +74,24 @@ class Options:
     max_response_head: int = DEFAULT_MAX_RESPONSE_HEAD
     origin: str | None = None
     subprotocols: tuple[str, ...] = ()
+    reconnect: ReconnectPolicy | None = None
+    limiter: HandshakeLimiter | None = None
+    max_send_buffer_size: int | None = DEFAULT_MAX_SEND_BUFFER_SIZE
+    max_send_buffer_messages: int | None = None
+    send_buffer_policy: SendBufferPolicy = "fail"
+
+    def resolve_uri(self) -> WebSocketURI:
+        """The URL to use for the next attempt (calls ``url`` if it is a callable)."""
+        if self.uri is not None:
+            return self.uri
+        assert callable(self.url)
+        return parse_uri(self.url())
+
+    def resolve_headers(self) -> Headers:
+        """The headers for the next attempt (calls ``headers`` if it is a callable)."""
+        if isinstance(self.headers, Headers):
+            return self.headers
+        return Headers(self.headers())
 
 
 class ConnectOptions(TypedDict, total=False):
@@ -77,12 +109,17 @@ class ConnectOptions(TypedDict, total=False):
     max_response_head: int
     origin: str | None
     subprotocols: Sequence[str]
+    reconnect: ReconnectPolicy | None
+    limiter: HandshakeLimiter | None
+    max_send_buffer_size: int | None
+    max_send_buffer_messages: int | None
+    send_buffer_policy: SendBufferPolicy
 
 
 def make_options(
-    url: str,
+    url: URLLike,
     *,
-    headers: HeadersLike | None = None,
+    headers: HeadersSource | None = None,
     ping_interval: float | None = DEFAULT_PING_INTERVAL,
     ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
     websocket_type: str | None = None,
@@ -94,10 +131,19 @@ def make_options(
     max_response_head: int = DEFAULT_MAX_RESPONSE_HEAD,
     origin: str | None = None,
     subprotocols: Sequence[str] = (),
+    reconnect: ReconnectPolicy | None = None,
+    limiter: HandshakeLimiter | None = None,
+    max_send_buffer_size: int | None = DEFAULT_MAX_SEND_BUFFER_SIZE,
+    max_send_buffer_messages: int | None = None,
+    send_buffer_policy: SendBufferPolicy = "fail",
 ) -> Options:
     """Check every option and return them as :class:`Options`.
 
-    - ``headers``: extra handshake headers (a mapping or ``(name, value)`` pairs).
+    - ``url``: a ``ws://``/``wss://`` URL, or a callable returning one, called
+      before every attempt.
+    - ``headers``: extra handshake headers (a mapping or ``(name, value)``
+      pairs), or a callable returning them, called before every attempt (to
+      refresh tokens).
     - ``ping_interval``: seconds between keepalive pings; ``None``: no pings.
     - ``ping_timeout``: seconds to wait for the pong before the connection is
       declared dead; ``None``: never.
@@ -114,11 +160,24 @@ def make_options(
     - ``max_response_head``: bytes of handshake response head accepted.
     - ``origin``: the ``Origin`` header; ``subprotocols``: offered in
       ``Sec-WebSocket-Protocol``.
+    - ``reconnect``: a :class:`~geventws.ReconnectPolicy`; ``None`` (default):
+      only explicit ``reconnect(delay)`` calls, as in Workerman.
+    - ``limiter``: a :class:`~geventws.HandshakeLimiter` shared by connections.
+    - ``max_send_buffer_size`` / ``max_send_buffer_messages``: bounds (bytes /
+      messages) of the outbox that holds sends while not open; ``None``: unbounded.
+    - ``send_buffer_policy``: when the outbox is full, ``"fail"`` raises
+      :class:`~geventws.SendBufferFull`, ``"drop_oldest"`` drops (and reports)
+      the oldest queued message, ``"block"`` waits for room.
 
     Raises :class:`~geventws.InvalidURL` for a bad URL and :class:`ValueError`
     or :class:`TypeError` for a bad option.
     """
-    uri = parse_uri(url)
+    if callable(url):
+        uri = None
+    elif isinstance(url, str):
+        uri = parse_uri(url)
+    else:
+        raise TypeError(f"url must be a str or a callable, not {type(url).__name__}")
     for name, value in (
         ("ping_interval", ping_interval),
         ("ping_timeout", ping_timeout),
@@ -133,17 +192,25 @@ def make_options(
         )
     if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
         raise TypeError("ssl_context must be an ssl.SSLContext")
-    if ssl_context is not None and not uri.secure:
+    if ssl_context is not None and uri is not None and not uri.secure:
         raise ValueError("ssl_context is only for wss:// URLs")
     _check_positive("max_message_size", max_message_size)
-    _check_positive("max_queue", max_queue)
-    _check_positive("max_response_head", max_response_head)
+    _check_positive("max_queue", max_queue, allow_none=False)
+    _check_positive("max_response_head", max_response_head, allow_none=False)
     if isinstance(subprotocols, str):
         raise TypeError("subprotocols must be a sequence of str, not a str")
+    if reconnect is not None and not isinstance(reconnect, ReconnectPolicy):
+        raise TypeError("reconnect must be a ReconnectPolicy or None")
+    _check_positive("max_send_buffer_size", max_send_buffer_size)
+    _check_positive("max_send_buffer_messages", max_send_buffer_messages)
+    if send_buffer_policy not in SEND_BUFFER_POLICIES:
+        raise ValueError(
+            f"send_buffer_policy must be one of {SEND_BUFFER_POLICIES}, not {send_buffer_policy!r}"
+        )
     return Options(
         url=url,
         uri=uri,
-        headers=Headers(headers),
+        headers=headers if callable(headers) else Headers(headers),
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         websocket_type=websocket_type,
@@ -155,13 +222,18 @@ def make_options(
         max_response_head=max_response_head,
         origin=origin,
         subprotocols=tuple(subprotocols),
+        reconnect=reconnect,
+        limiter=limiter,
+        max_send_buffer_size=max_send_buffer_size,
+        max_send_buffer_messages=max_send_buffer_messages,
+        send_buffer_policy=send_buffer_policy,
     )
 
 
-def _check_positive(name: str, value: float | None) -> None:
-    if value is None:
+def _check_positive(name: str, value: float | None, *, allow_none: bool = True) -> None:
+    if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number or None, not {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive or None, not {value!r}")
+        raise TypeError(f"{name} must be a number{' or None' if allow_none else ''}, not {value!r}")
+    if not value > 0:  # also rejects NaN
+        raise ValueError(f"{name} must be positive{' or None' if allow_none else ''}, not {value!r}")

@@ -50,7 +50,7 @@ def parse_uri(url: str) -> WebSocketURI:
         raise InvalidURL(url, "the scheme must be ws:// or wss://")
     if not parts.hostname:
         raise InvalidURL(url, "no host")
-    if parts.fragment:
+    if parts.fragment or "#" in url:
         raise InvalidURL(url, "a WebSocket URL cannot have a fragment")
     secure = parts.scheme == "wss"
     if port is None:
