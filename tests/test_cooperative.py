@@ -6,14 +6,30 @@ and patched before or after importing geventws.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
+import gevent
 import pytest
 
 from tests.conftest import ROOT, ServerProcess
 
 MODES = ["unpatched", "patched-before", "patched-after"]
+
+# gevent < 26.7 with patch_all() before logging handlers exist prints this at
+# interpreter exit, from logging's own weakref callback (any library's
+# NullHandler triggers it); it is not a greenlet of ours failing.
+_GEVENT_SHUTDOWN_NOISE = re.compile(
+    r"Exception ignored in: <function _removeHandlerRef.*?RuntimeError: greenlet is being finalized\n",
+    re.DOTALL,
+)
+
+
+def _our_stderr(stderr: str) -> str:
+    if tuple(int(p) for p in gevent.__version__.split(".")[:2]) < (26, 7):
+        return _GEVENT_SHUTDOWN_NOISE.sub("", stderr)
+    return stderr
 
 
 @pytest.mark.timeout(120)
@@ -33,7 +49,7 @@ def test_scenario(scenario: str, mode: str, ws_server: ServerProcess) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("OK"), proc.stdout + proc.stderr
     # A traceback printed from inside a greenlet would land on stderr.
-    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "Traceback" not in _our_stderr(proc.stderr), proc.stderr
     print(scenario, mode, proc.stdout.strip())
 
 
