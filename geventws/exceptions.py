@@ -24,6 +24,7 @@ Timeouts are the built-in :class:`TimeoutError`. Low-level causes (``OSError``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 __all__ = [
@@ -53,7 +54,9 @@ class InvalidURL(WebSocketError, ValueError):
     """The URL is not a usable ``ws://`` or ``wss://`` URL."""
 
     def __init__(self, url: str, msg: str) -> None:
-        super().__init__(f"{url!r}: {msg}")
+        # Credentials in the URL never reach a message or a log.
+        shown = re.sub(r"(?<=://)[^/@]*@", "***@", url)
+        super().__init__(f"{shown!r}: {msg}")
         self.url = url
 
 

@@ -60,7 +60,7 @@ class Options:
     Build it with :func:`make_options`; the runtime reads only this.
     """
 
-    url: URLLike
+    url: URLLike = dataclasses.field(repr=False)  # may hold credentials; ``uri`` hides them
     uri: WebSocketURI | None  # None when ``url`` is a callable, resolved per attempt
     headers: Headers | Callable[[], HeadersLike] = dataclasses.field(default_factory=Headers)
     ping_interval: float | None = DEFAULT_PING_INTERVAL

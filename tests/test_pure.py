@@ -782,3 +782,12 @@ def test_import_checker_sees_gevent_and_websocket() -> None:
         "from typing import TYPE_CHECKING",
         "import os",
     ]
+
+
+def test_credentials_never_appear_in_errors_or_reprs() -> None:
+    with pytest.raises(InvalidURL) as info:
+        parse_uri("wss://alice:s3cret@/nohost")
+    assert "s3cret" not in str(info.value)
+    options = make_options("ws://alice:s3cret@example.com/")
+    assert "s3cret" not in repr(options)
+    assert "s3cret" not in repr(options.uri)
