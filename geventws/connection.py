@@ -569,7 +569,9 @@ class Connection:
                 ErrorCode.SEND_FAIL,
                 f"{len(unsent)} queued message(s), {size} bytes, were never sent: the connection is finished",
             )
-        self._inbox.close(self._closed_error())
+        closed = self._closed_error()
+        closed.__cause__ = self._attempt_error  # e.g. the ProtocolError that failed it
+        self._inbox.close(closed)
         runner.registry.discard(self)
         self._finished.set()
 
@@ -692,6 +694,10 @@ class Connection:
             transport.write(request)
             head, rest = transport.read_head(b"", opts.max_response_head)
             response = parse_response(head)
+            while 100 <= response.status < 200 and response.status != 101:
+                # An interim response (100 Continue, 103 Early Hints): the real one follows.
+                head, rest = transport.read_head(rest, opts.max_response_head)
+                response = parse_response(head)
             if response.status != 101:
                 body = self._read_error_body(transport, response, rest)
                 response = Response(response.status, response.reason, response.headers, head, body)

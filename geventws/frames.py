@@ -59,7 +59,12 @@ class Frame(NamedTuple):
 
 
 def encode_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    """A masked client frame carrying ``payload``."""
+    """A masked client frame carrying ``payload``.
+
+    Raises :class:`ValueError` for a control frame over 125 bytes (RFC 6455 §5.5).
+    """
+    if opcode in _CONTROL and len(payload) > 125:
+        raise ValueError(f"control frame payload of {len(payload)} bytes (the limit is 125)")
     return ABNF(int(fin), 0, 0, 0, opcode, 1, payload).format()
 
 

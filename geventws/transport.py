@@ -55,9 +55,9 @@ class Transport:
         start = 0
         while True:
             end = data.find(b"\r\n\r\n", start)
-            if end >= 0:
+            if end >= 0 and end + 4 <= limit:
                 return bytes(data[: end + 4]), bytes(data[end + 4 :])
-            if len(data) > limit:
+            if end >= 0 or len(data) > limit:
                 raise HandshakeError(f"response head longer than {limit} bytes")
             start = max(0, len(data) - 3)
             chunk = self.sock.recv(4096)

@@ -176,3 +176,35 @@ def test_exception_tree_has_one_root() -> None:
     assert issubclass(geventws.ConnectionClosedError, geventws.ConnectionClosed)
     assert issubclass(geventws.ConcurrencyError, RuntimeError)
     assert issubclass(geventws.InvalidURL, ValueError)
+
+
+def test_protocol_failure_is_chained_as_the_cause(raw_server) -> None:  # type: ignore[no-untyped-def]
+    def handler(peer: Peer) -> None:
+        peer.handshake()
+        peer.send_frame(TEXT, b"ok")
+        peer.send_frame(TEXT, b"\xff\xfe")  # invalid UTF-8: the client fails with 1007
+        peer.read_frame()
+
+    server = raw_server(handler)
+    ws = geventws.connect(server.url())
+    assert ws.recv(timeout=5) == "ok"
+    with pytest.raises(geventws.ConnectionClosedError) as info:
+        ws.recv(timeout=5)
+    assert info.value.code == 1007
+    assert isinstance(info.value.__cause__, geventws.ProtocolError)
+
+
+def test_interim_responses_before_101_are_skipped(raw_server) -> None:  # type: ignore[no-untyped-def]
+    def handler(peer: Peer) -> None:
+        peer.read_request()
+        peer.send_response("100 Continue")
+        peer.send_response("103 Early Hints", [("Link", "</style.css>; rel=preload")])
+        headers = [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+        peer.send_response(headers=[*headers, ("Sec-WebSocket-Accept", peer.accept_key())])
+        peer.send_frame(TEXT, b"after interim")
+        peer.read_frame()
+
+    server = raw_server(handler)
+    with geventws.connect(server.url()) as ws:
+        assert ws.response is not None and ws.response.status == 101
+        assert ws.recv(timeout=5) == "after interim"
