@@ -7,6 +7,7 @@ cooperative whether or not the process was monkey-patched.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import socket as stdlib_socket
 import ssl
@@ -96,10 +97,27 @@ def open_transport(uri: WebSocketURI, ssl_context: ssl.SSLContext | None) -> Tra
         raise ConnectError(f"cannot resolve {uri.host!r}: {exc}") from exc
     except OSError as exc:
         raise ConnectError(f"cannot connect to {uri.host}:{uri.port}: {exc}") from exc
-    sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
-    if not uri.secure:
-        return Transport(sock)
-    context = ssl_context if ssl_context is not None else ssl.create_default_context()
+    try:
+        sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
+        if not uri.secure:
+            return Transport(sock)
+        context = ssl_context if ssl_context is not None else default_ssl_context()
+        return Transport(_start_tls(sock, uri, context))
+    except BaseException:  # also a kill or timeout while connecting: never leak the socket
+        sock.close()
+        raise
+
+
+@functools.lru_cache(maxsize=1)
+def default_ssl_context() -> ssl.SSLContext:
+    """``ssl.create_default_context()``, made once: loading the CA store for
+    every connection would cost time and memory at scale."""
+    return ssl.create_default_context()
+
+
+def _start_tls(
+    sock: gevent.socket.socket, uri: WebSocketURI, context: ssl.SSLContext
+) -> gevent.ssl.SSLSocket:
     tls: gevent.ssl.SSLSocket | None = None
     try:
         # gevent.ssl.SSLSocket accepts any ssl.SSLContext through _context (what
@@ -112,9 +130,12 @@ def open_transport(uri: WebSocketURI, ssl_context: ssl.SSLContext | None) -> Tra
             _context=context,
         )
         tls.do_handshake()
-    except OSError as exc:
-        (tls if tls is not None else sock).close()
+    except BaseException as exc:
+        if tls is not None:
+            tls.close()
         if isinstance(exc, ssl.SSLError):
             raise TLSError(f"TLS handshake with {uri.host}:{uri.port} failed: {exc}") from exc
-        raise ConnectError(f"connection to {uri.host}:{uri.port} lost during TLS: {exc}") from exc
-    return Transport(tls)
+        if isinstance(exc, OSError):
+            raise ConnectError(f"connection to {uri.host}:{uri.port} lost during TLS: {exc}") from exc
+        raise
+    return tls
