@@ -239,6 +239,8 @@ class Connection:
         self._for_good = False
         self._stopped = False
         self._attempt_ended = gevent.event.Event()
+        self._opened = gevent.event.Event()  # set while the current attempt is open
+        self._errors_raised = False  # connect() raises them: no warning log then
         self._close_sent = False
         self._abort_reason: _Failure | None = None
         self._close_timer: Any = None
@@ -432,11 +434,15 @@ class Connection:
         transport = self._transport
         if self._state is not State.OPEN or transport is None:
             raise self._closed_error()
+        return self._send_ping(transport, data)
+
+    def _send_ping(self, transport: Transport, data: bytes = b"") -> Pong:
         payload = bytes(data) or os.urandom(4)
         while payload in self._pings:
             payload = os.urandom(4)
+        frame = encode_frame(OP_PING, payload)  # checks the 125-byte limit first
         pong = self._pings[payload] = Pong(payload)
-        self._write(transport, encode_frame(OP_PING, payload))
+        self._write(transport, frame)
         return pong
 
     def _queue_when_full(self, message: Message) -> None:
@@ -589,6 +595,7 @@ class Connection:
         self._abort_reason = None
         self._attempt_error = None
         self._attempt_ended.clear()
+        self._opened.clear()
         receiver = self._receiver = gevent.spawn(self._attempt)
         receiver.name = f"geventws-receiver {self._log_context['url']}"
         receiver.join()
@@ -626,9 +633,17 @@ class Connection:
         opts = self._options
         limiter = opts.limiter
         with limiter.slot() if limiter is not None else contextlib.nullcontext():
-            return self._open_in_slot()
+            upgraded = self._connect_and_upgrade()
+        if upgraded is None:
+            return None
+        transport, leftover = upgraded
+        try:
+            self._on_open(transport, leftover)
+        except OSError as exc:  # the replay or the flush met a dead connection
+            self._lost(exc)
+        return transport
 
-    def _open_in_slot(self) -> Transport | None:
+    def _connect_and_upgrade(self) -> tuple[Transport, bytes] | None:
         opts = self._options
         deadline = None if opts.open_timeout is None else time.monotonic() + opts.open_timeout
         uri = self._uri = self._resolve(opts.resolve_uri)
@@ -649,8 +664,7 @@ class Connection:
                 transport.abort()
                 raise
             if redirect is None:
-                self._on_open(transport, leftover)
-                return transport
+                return transport, leftover
             transport.abort()
             self._log.info("redirected (HTTP %s) to %s", self._response and self._response.status, redirect)
             uri = redirect
@@ -736,6 +750,11 @@ class Connection:
         self._transport = transport
         if self._backoff is not None:
             self._backoff.opened()
+        if self._options.ping_interval is not None:
+            # Started before the replay and the flush, so that writing them to a
+            # peer that stopped reading is bounded by ping_interval + ping_timeout.
+            self._keepalive = gevent.spawn(self._keepalive_loop, transport)
+            self._keepalive.name = f"geventws-keepalive {self._log_context['url']}"
         if self.on_open_replay is not None:
             self._replaying = True  # the hook's sends are written at once, ahead of the outbox
             try:
@@ -753,11 +772,9 @@ class Connection:
                 self._outbox.appendleft(message)
                 raise
         self._state = State.OPEN
+        self._opened.set()
         if flushed:
             self._fire("on_buffer_drain")
-        if self._options.ping_interval is not None:
-            self._keepalive = gevent.spawn(self._keepalive_loop, transport)
-            self._keepalive.name = f"geventws-keepalive {self._log_context['url']}"
         self._fire("on_websocket_connect", self._response)
 
     def _receive_loop(self, transport: Transport) -> None:
@@ -894,7 +911,7 @@ class Connection:
         ended = self._attempt_ended
         try:
             while not ended.wait(opts.ping_interval):
-                if self._state is not State.OPEN or self._ping_answered(opts.ping_timeout):
+                if self._close_sent or self._ping_answered(transport, opts.ping_timeout):
                     continue
                 if not ended.is_set():
                     error = PingTimeout(f"no pong within {opts.ping_timeout} seconds")
@@ -906,13 +923,13 @@ class Connection:
         except Exception:
             self._log.exception("keepalive failed")
 
-    def _ping_answered(self, timeout: float | None) -> bool:
+    def _ping_answered(self, transport: Transport, timeout: float | None) -> bool:
         """Ping and wait for the pong; the time to write the ping counts too,
         since it may wait behind a send that a dead peer never reads."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pong = None
         with gevent.Timeout(timeout, False):  # type: ignore[arg-type]
-            pong = self.ping()
+            pong = self._send_ping(transport)
         if pong is None:
             return False
         remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
@@ -931,7 +948,7 @@ class Connection:
             self._log.exception("error in %s callback", name)
 
     def _report(self, code: ErrorCode, msg: str) -> None:
-        if self.on_error is None:
+        if self.on_error is None and not self._errors_raised:
             self._log.warning("%s: %s", code.name, msg)
         self._fire("on_error", code, msg)
 
@@ -970,22 +987,23 @@ class _timeout:  # noqa: N801 - used as a context manager, like gevent.Timeout
             ) from None
 
 
-def connect(url: str, **options: Any) -> Connection:
+def connect(url: URLLike, **options: Any) -> Connection:
     """Open a connection and return it once the handshake is done.
 
-    Takes the options of :class:`Connection`. Raises :class:`ConnectError`
-    (:class:`HandshakeError`, :class:`TLSError`, :class:`OpenTimeout`…) if it
-    cannot be opened. Use it as a context manager to close it on exit.
+    Takes the options and callbacks of :class:`Connection`. Raises
+    :class:`ConnectError` (:class:`HandshakeError`, :class:`TLSError`,
+    :class:`OpenTimeout`…) if it cannot be opened; with a ``reconnect`` policy
+    it keeps trying until the policy gives up. Use it as a context manager to
+    close it on exit.
     """
     conn = Connection(url, **options)
-    ready = gevent.event.Event()
-    conn.on_websocket_connect = lambda c, r: ready.set()
-    conn.on_error = lambda c, code, msg: None  # raised below instead
-    conn.connect()
-    gevent.wait([ready, conn._finished], count=1)
-    conn.on_websocket_connect = None
-    conn.on_error = None
-    if not ready.is_set():
+    conn._errors_raised = True
+    try:
+        conn.connect()
+        gevent.wait([conn._opened, conn._finished], count=1)
+    finally:
+        conn._errors_raised = False
+    if not conn._opened.is_set():
         error = conn.last_error
         raise error if error is not None else ConnectError("connection failed")
     return conn

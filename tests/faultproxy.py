@@ -34,7 +34,7 @@ class FaultProxy:
         self.flowing.set()
         self.accepted = 0
         self._pairs: list[tuple[gevent.socket.socket, gevent.socket.socket]] = []
-        self._greenlets: list[gevent.Greenlet[Any, Any]] = []
+        self._greenlets: set[gevent.Greenlet[Any, Any]] = set()  # live pumps only
         self.server = gevent.server.StreamServer(("127.0.0.1", port), self._handle)
         self.server.start()
         self.port: int = self.server.address[1]
@@ -56,8 +56,9 @@ class FaultProxy:
         pair = (client, upstream)
         self._pairs.append(pair)
         pumps = [gevent.spawn(self._pump, client, upstream), gevent.spawn(self._pump, upstream, client)]
-        self._greenlets.extend(pumps)
+        self._greenlets.update(pumps)
         gevent.joinall(pumps)
+        self._greenlets.difference_update(pumps)  # a long run must not pile up dead pumps
         for sock in pair:
             sock.close()
         if pair in self._pairs:
@@ -105,4 +106,4 @@ class FaultProxy:
         self.resume()
         self.server.stop(timeout=0)
         self.cut()
-        gevent.killall(self._greenlets, timeout=1)
+        gevent.killall(list(self._greenlets), timeout=1)
