@@ -1,9 +1,10 @@
-"""Fixtures: an independent server in a subprocess, scripted raw servers, guards."""
+"""Fixtures: an independent server in a subprocess, scripted raw servers, guards.
+
+Shared helpers (the time unit, the recorder, greenlet checks) are in tests/support.py."""
 
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 import subprocess
 import sys
@@ -16,11 +17,9 @@ import pytest
 import trustme
 
 from tests.rawserver import Peer, RawServer
+from tests.support import assert_no_geventws_greenlets
 
 ROOT = Path(__file__).resolve().parent.parent
-
-#: Scales every timing in the tests (GEVENTWS_TEST_TIME_UNIT=2 on a slow machine).
-UNIT = float(os.environ.get("GEVENTWS_TEST_TIME_UNIT", "1"))
 
 
 class ServerProcess:
@@ -121,6 +120,17 @@ def no_greenlet_errors() -> Iterator[list[str]]:
     yield errors
     hub.print_exception = original  # type: ignore[method-assign]
     assert not errors, f"greenlet errors: {errors}"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_greenlets() -> Iterator[None]:
+    """Fail the test if a connection greenlet (named ``geventws-…``) outlives it.
+
+    The greenlets get a bounded chance to finish first (a join of up to 3 s,
+    only reached on failure).
+    """
+    yield
+    assert_no_geventws_greenlets()
 
 
 @pytest.fixture(autouse=True)

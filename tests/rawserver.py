@@ -70,15 +70,19 @@ class Peer:
         lines = [f"HTTP/1.1 {status}"] + [f"{n}: {v}" for n, v in headers or []]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
-    def handshake(self, extra: list[tuple[str, str]] | None = None) -> None:
-        """Read the upgrade request and accept it."""
-        self.read_request()
+    def accept(self, extra: list[tuple[str, str]] | None = None) -> None:
+        """Answer the already read upgrade request with 101."""
         headers = [
             ("Upgrade", "websocket"),
             ("Connection", "Upgrade"),
             ("Sec-WebSocket-Accept", self.accept_key()),
         ]
         self.send_response(headers=headers + (extra or []))
+
+    def handshake(self, extra: list[tuple[str, str]] | None = None) -> None:
+        """Read the upgrade request and accept it."""
+        self.read_request()
+        self.accept(extra)
 
     def read_frame(self) -> tuple[bool, int, bytes]:
         """One client frame: (fin, opcode, unmasked payload). Checks the mask bit."""
@@ -121,6 +125,20 @@ class Peer:
         body = b"" if code is None else struct.pack("!H", code) + reason
         self.send_frame(CLOSE, body)
 
+    def finish(self) -> bytes:
+        """The server's side of the end: skip frames until the client's close and
+        echo it; returns the close frame's payload.
+
+        The server then closes TCP first (RFC 6455 §7.1.1): RawServer closes the
+        socket when the handler returns.
+        """
+        while True:
+            _, opcode, payload = self.read_frame()
+            if opcode == CLOSE:
+                break
+        self.send_frame(CLOSE, payload)
+        return payload
+
     def wait_eof(self, timeout: float = 5) -> bool:
         """Whether the client closed the TCP connection within ``timeout``."""
         self.sock.settimeout(timeout)
@@ -131,6 +149,12 @@ class Peer:
                     return True
         except OSError:
             return False
+
+
+def code_of(payload: bytes) -> int:
+    """The code of a close frame body; 1005 for an empty body."""
+    code: int = 1005 if not payload else struct.unpack("!H", payload[:2])[0]
+    return code
 
 
 def _unmask(mask: bytes, data: bytes) -> bytes:

@@ -8,13 +8,12 @@ Tests wait on events with timeouts, never on ``sleep``.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import json
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -23,8 +22,9 @@ import pytest
 
 import geventws
 from geventws import State
-from tests.conftest import UNIT, ServerProcess
-from tests.rawserver import BINARY, CLOSE, PING, PONG, TEXT, Peer, RawServer, frame
+from tests.conftest import ServerProcess
+from tests.rawserver import BINARY, PING, PONG, TEXT, Peer, RawServer, frame
+from tests.support import UNIT
 
 #: Upper bound for anything that should happen "at once" (only reached on failure).
 WAIT = 3 * UNIT
@@ -44,30 +44,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def finish(peer: Peer) -> None:
-    """Server side of the end: skip frames until the client's close and answer it.
-
-    The server then closes TCP first (RFC 6455 §7.1.1): RawServer closes the
-    socket when the handler returns.
-    """
-    while True:
-        _, opcode, payload = peer.read_frame()
-        if opcode == CLOSE:
-            break
-    peer.send_frame(CLOSE, payload)
-
-
-def accept(peer: Peer) -> None:
-    """Answer an already read upgrade request with 101."""
-    peer.send_response(
-        headers=[
-            ("Upgrade", "websocket"),
-            ("Connection", "Upgrade"),
-            ("Sec-WebSocket-Accept", peer.accept_key()),
-        ]
-    )
-
-
 def record_failure(events: list[Any], done: gevent.event.Event) -> dict[str, Callable[..., None]]:
     """Callbacks recording every event; ``done`` is set by ``on_close``."""
 
@@ -82,20 +58,6 @@ def record_failure(events: list[Any], done: gevent.event.Event) -> dict[str, Cal
         "on_error": lambda conn, code, msg: events.append(("error", code, msg)),
         "on_close": on_close,
     }
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_greenlets() -> Iterator[None]:
-    """Every connection greenlet (named ``geventws-…``) is gone after the test."""
-    yield
-    alive = [
-        g
-        for g in gc.get_objects()
-        if isinstance(g, gevent.Greenlet) and str(g.name).startswith("geventws-") and not g.dead
-    ]
-    gevent.joinall(alive, timeout=WAIT)
-    leaked = [g.name for g in alive if not g.dead]
-    assert not leaked, f"leaked greenlets: {leaked}"
 
 
 # -- 1. event order ------------------------------------------------------------
@@ -159,9 +121,9 @@ def test_on_connect_runs_before_upgrade_request_is_sent(raw_server: RawServerFac
         checked.set()
         peer.read_request()
         events.append(("server: request", peer.request_line))
-        accept(peer)
+        peer.accept()
         peer.send_frame(TEXT, b"first")
-        finish(peer)
+        peer.finish()
 
     def on_connect(conn: geventws.Connection) -> None:
         events.append("on_connect")
@@ -281,7 +243,7 @@ def test_request_target_and_host_header(
     def handler(peer: Peer) -> None:
         peer.handshake()
         requests.append((peer.request_line, peer.raw_headers))
-        finish(peer)
+        peer.finish()
 
     server = raw_server(handler)
     opened = gevent.event.Event()
@@ -364,7 +326,7 @@ def test_pings_every_interval_and_pongs_stay_out_of_on_message(raw_server: RawSe
             ping_times.append(time.monotonic())
             ping_payloads.append(payload)
             peer.send_frame(PONG, payload)
-        finish(peer)
+        peer.finish()
 
     def on_pong(conn: geventws.Connection, data: bytes) -> None:
         pongs_seen.append(data)
@@ -411,7 +373,7 @@ def test_server_ping_answered_with_identical_pong(raw_server: RawServerFactory, 
         replies.append(peer.read_frame())
         answered.set()
         peer.send_frame(TEXT, b"after")
-        finish(peer)
+        peer.finish()
 
     def on_message(conn: geventws.Connection, data: str | bytes) -> None:
         messages.append(data)
@@ -470,7 +432,7 @@ def test_websocket_type_picks_the_opcode(
         for _ in expected:
             frames.append(peer.read_message())
         done.set()
-        finish(peer)
+        peer.finish()
 
     def on_websocket_connect(conn: geventws.Connection, response: geventws.Response) -> None:
         for data in sends:
@@ -536,7 +498,7 @@ def test_forced_text_on_non_utf8_bytes_raises(raw_server: RawServerFactory) -> N
         peer.handshake()
         frames.extend(peer.read_message() for _ in range(2))
         done.set()
-        finish(peer)
+        peer.finish()
 
     def on_websocket_connect(conn: geventws.Connection, response: geventws.Response) -> None:
         try:
@@ -576,7 +538,7 @@ def test_received_text_is_str_and_binary_is_bytes(raw_server: RawServerFactory) 
         peer.handshake()
         for opcode, payload in sent:
             peer.send_frame(opcode, payload)
-        finish(peer)
+        peer.finish()
 
     def on_message(conn: geventws.Connection, data: str | bytes) -> None:
         messages.append(data)
@@ -606,7 +568,7 @@ def test_frames_sent_with_the_101_response_are_delivered(raw_server: RawServerFa
             f"Sec-WebSocket-Accept: {peer.accept_key()}\r\n\r\n"
         )
         peer.sock.sendall(head.encode() + frame(TEXT, b"early") + frame(BINARY, b"\x01\x02"))
-        finish(peer)
+        peer.finish()
 
     def on_message(conn: geventws.Connection, data: str | bytes) -> None:
         events.append(("message", data))
@@ -649,11 +611,11 @@ def test_sends_before_handshake_are_queued_in_order(raw_server: RawServerFactory
         peer.read_request()
         request_seen.set()
         assert go.wait(WAIT)
-        accept(peer)
+        peer.accept()
         for _ in expected:
             frames.append(peer.read_message())
         done.set()
-        finish(peer)
+        peer.finish()
 
     server = raw_server(handler)
     conn = geventws.Connection(
@@ -754,7 +716,7 @@ def test_reconnect_in_on_close_retries_until_server_appears(raw_server: RawServe
     def handler(peer: Peer) -> None:
         peer.handshake()
         peer.send_frame(TEXT, b"welcome")
-        finish(peer)
+        peer.finish()
 
     def on_error(conn: geventws.Connection, code: int, msg: str) -> None:
         failures.append((time.monotonic(), code))

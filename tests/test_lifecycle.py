@@ -7,11 +7,9 @@ wrong behaviour would set.
 
 from __future__ import annotations
 
-import gc
 import logging
 import select
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -20,12 +18,12 @@ from typing import Any
 
 import gevent
 import gevent.event
-import greenlet
 import pytest
 
 import geventws
-from tests.conftest import ROOT, UNIT, ServerProcess
-from tests.rawserver import CLOSE, Peer, RawServer
+from tests.conftest import ROOT, ServerProcess
+from tests.rawserver import CLOSE, Peer, RawServer, code_of
+from tests.support import UNIT, Recorder, live_greenlets
 
 RawServerFactory = Callable[[Callable[[Peer], Any]], RawServer]
 ConnFactory = Callable[..., geventws.Connection]
@@ -34,43 +32,6 @@ ConnFactory = Callable[..., geventws.Connection]
 WAIT = 3 * UNIT
 #: How long a negative check watches for something that must not happen.
 WINDOW = 0.3 * UNIT
-
-
-class Counter:
-    """A count that greenlets can wait on."""
-
-    def __init__(self) -> None:
-        self.n = 0
-        self._changed = gevent.event.Event()
-
-    def incr(self, *args: Any) -> None:
-        self.n += 1
-        self._changed.set()
-
-    def wait_for(self, n: int, timeout: float = WAIT) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.n < n:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            self._changed.clear()
-            self._changed.wait(remaining)
-        return True
-
-
-def code_of(payload: bytes) -> int:
-    code: int = struct.unpack("!H", payload[:2])[0]
-    return code
-
-
-def serve_until_close(peer: Peer, closes: list[bytes]) -> None:
-    """Read client frames until its close frame, record it and echo it."""
-    while True:
-        _, opcode, payload = peer.read_frame()
-        if opcode == CLOSE:
-            closes.append(payload)
-            peer.send_frame(CLOSE, payload)
-            return
 
 
 @pytest.fixture
@@ -95,10 +56,6 @@ def make_conn(raw_server: RawServerFactory) -> Iterator[ConnFactory]:
         assert conn.wait_closed(WAIT), f"{conn!r} did not finish"
 
 
-def live_greenlets() -> list[greenlet.greenlet]:
-    return [o for o in gc.get_objects() if isinstance(o, greenlet.greenlet) and not o.dead]
-
-
 def connection_greenlets(conn: geventws.Connection) -> list[str]:
     """The kinds (receiver, keepalive, supervisor) of the live greenlets of ``conn``."""
     suffix = f" {conn.options.uri}"
@@ -116,25 +73,25 @@ def connection_greenlets(conn: geventws.Connection) -> list[str]:
 def test_reconnect_from_another_greenlet_closes_and_connects_again(
     raw_server: RawServerFactory, make_conn: ConnFactory
 ) -> None:
-    handshakes = Counter()
+    handshakes = Recorder()
     closes: list[bytes] = []
 
     def handler(peer: Peer) -> None:
         peer.handshake()
-        handshakes.incr()
-        serve_until_close(peer, closes)
+        handshakes.add()
+        closes.append(peer.finish())
 
     server = raw_server(handler)
-    opened = Counter()
-    conn = make_conn(server.url(), on_websocket_connect=opened.incr)
+    opened = Recorder()
+    conn = make_conn(server.url(), on_websocket_connect=opened.add)
     conn.connect()
-    assert opened.wait_for(1)
+    assert opened.wait_count(1)
     assert conn.state is geventws.State.OPEN
 
     gevent.spawn(conn.reconnect, 0).join(WAIT)
 
-    assert handshakes.wait_for(2), "no second handshake after reconnect()"
-    assert opened.wait_for(2)
+    assert handshakes.wait_count(2), "no second handshake after reconnect()"
+    assert opened.wait_count(2)
     assert [code_of(p) for p in closes] == [1000], "the first connection was not closed with 1000"
     assert conn.state is geventws.State.OPEN
     conn.close()
@@ -145,19 +102,19 @@ def test_reconnect_from_another_greenlet_closes_and_connects_again(
 def test_second_reconnect_replaces_the_pending_one(
     raw_server: RawServerFactory, make_conn: ConnFactory
 ) -> None:
-    handshakes = Counter()
+    handshakes = Recorder()
     closes: list[bytes] = []
 
     def handler(peer: Peer) -> None:
         peer.handshake()
-        handshakes.incr()
-        serve_until_close(peer, closes)
+        handshakes.add()
+        closes.append(peer.finish())
 
     server = raw_server(handler)
-    opened = Counter()
-    conn = make_conn(server.url(), on_websocket_connect=opened.incr)
+    opened = Recorder()
+    conn = make_conn(server.url(), on_websocket_connect=opened.add)
     conn.connect()
-    assert opened.wait_for(1)
+    assert opened.wait_count(1)
 
     def reconnect_twice() -> None:
         conn.reconnect(0.05 * UNIT)
@@ -167,39 +124,39 @@ def test_second_reconnect_replaces_the_pending_one(
     gevent.spawn(reconnect_twice).join(WAIT)
     assert conn.reconnect_pending
 
-    assert handshakes.wait_for(2), "the replacing reconnect never connected"
+    assert handshakes.wait_count(2), "the replacing reconnect never connected"
     elapsed = time.monotonic() - start
     assert elapsed >= 0.35 * UNIT, f"connected after {elapsed:.3f}s: the first reconnect was not replaced"
     # Had the first one not been replaced, a further attempt would come now.
-    assert not handshakes.wait_for(3, WINDOW), "two reconnect attempts were made"
+    assert not handshakes.wait_count(3, WINDOW), "two reconnect attempts were made"
     assert len(closes) == 1
     conn.close()
 
 
 def test_shorter_reconnect_replaces_a_long_one(raw_server: RawServerFactory, make_conn: ConnFactory) -> None:
-    handshakes = Counter()
+    handshakes = Recorder()
 
     def handler(peer: Peer) -> None:
         peer.handshake()
-        handshakes.incr()
-        serve_until_close(peer, [])
+        handshakes.add()
+        peer.finish()
 
     server = raw_server(handler)
-    opened = Counter()
-    conn = make_conn(server.url(), on_websocket_connect=opened.incr)
+    opened = Recorder()
+    conn = make_conn(server.url(), on_websocket_connect=opened.add)
     conn.connect()
-    assert opened.wait_for(1)
+    assert opened.wait_count(1)
     gevent.spawn(conn.reconnect, 60).join(WAIT)
     gevent.spawn(conn.reconnect, 0.05 * UNIT).join(WAIT)
-    assert handshakes.wait_for(2), "reconnect(0.05) did not replace the pending reconnect(60)"
+    assert handshakes.wait_count(2), "reconnect(0.05) did not replace the pending reconnect(60)"
     conn.close()
 
 
-def _closing_server(raw_server: RawServerFactory, attempts: Counter) -> RawServer:
+def _closing_server(raw_server: RawServerFactory, attempts: Recorder) -> RawServer:
     """Accepts, counts the attempt, and closes every connection from its side."""
 
     def handler(peer: Peer) -> None:
-        attempts.incr()
+        attempts.add()
         peer.handshake()
         peer.send_close(1000)
         peer.read_frame()  # the client's answer; then the server closes TCP first
@@ -208,17 +165,17 @@ def _closing_server(raw_server: RawServerFactory, attempts: Counter) -> RawServe
 
 
 def test_close_cancels_a_pending_reconnect(raw_server: RawServerFactory, make_conn: ConnFactory) -> None:
-    attempts = Counter()
+    attempts = Recorder()
     server = _closing_server(raw_server, attempts)
-    closed = Counter()
+    closed = Recorder()
 
     def on_close(conn: geventws.Connection) -> None:
-        closed.incr()
+        closed.add()
         conn.reconnect(0.1 * UNIT)
 
     conn = make_conn(server.url(), on_close=on_close)
     conn.connect()
-    assert closed.wait_for(1)
+    assert closed.wait_count(1)
     assert conn.reconnect_pending
 
     conn.close()
@@ -226,56 +183,56 @@ def test_close_cancels_a_pending_reconnect(raw_server: RawServerFactory, make_co
     assert not conn.reconnect_pending
     assert conn.wait_closed(WAIT)
     assert conn.finished
-    assert not attempts.wait_for(2, 0.1 * UNIT + WINDOW), "close() did not cancel the pending reconnect"
+    assert not attempts.wait_count(2, 0.1 * UNIT + WINDOW), "close() did not cancel the pending reconnect"
     assert closed.n == 1
 
 
 def test_cancel_reconnect_cancels_a_pending_reconnect(
     raw_server: RawServerFactory, make_conn: ConnFactory
 ) -> None:
-    attempts = Counter()
+    attempts = Recorder()
     server = _closing_server(raw_server, attempts)
-    closed = Counter()
+    closed = Recorder()
 
     def on_close(conn: geventws.Connection) -> None:
-        closed.incr()
+        closed.add()
         conn.reconnect(0.1 * UNIT)
 
     conn = make_conn(server.url(), on_close=on_close)
     conn.connect()
-    assert closed.wait_for(1)
+    assert closed.wait_count(1)
     assert conn.reconnect_pending
 
     gevent.spawn(conn.cancel_reconnect).join(WAIT)
 
     assert not conn.reconnect_pending
     assert conn.wait_closed(WAIT), "an idle connection with its reconnect cancelled must finish"
-    assert not attempts.wait_for(2, 0.1 * UNIT + WINDOW), "cancel_reconnect() did not cancel"
+    assert not attempts.wait_count(2, 0.1 * UNIT + WINDOW), "cancel_reconnect() did not cancel"
     assert closed.n == 1
 
 
 def test_reconnect_after_close_connects_again(raw_server: RawServerFactory, make_conn: ConnFactory) -> None:
-    handshakes = Counter()
+    handshakes = Recorder()
     closes: list[bytes] = []
 
     def handler(peer: Peer) -> None:
         peer.handshake()
-        handshakes.incr()
-        serve_until_close(peer, closes)
+        handshakes.add()
+        closes.append(peer.finish())
 
     server = raw_server(handler)
-    opened = Counter()
-    conn = make_conn(server.url(), on_websocket_connect=opened.incr)
+    opened = Recorder()
+    conn = make_conn(server.url(), on_websocket_connect=opened.add)
     conn.connect()
-    assert opened.wait_for(1)
+    assert opened.wait_count(1)
     conn.close()
     assert conn.finished
     assert conn.state is geventws.State.CLOSED
 
     gevent.spawn(conn.reconnect).join(WAIT)
 
-    assert handshakes.wait_for(2), "reconnect() after close() did not connect"
-    assert opened.wait_for(2)
+    assert handshakes.wait_count(2), "reconnect() after close() did not connect"
+    assert opened.wait_count(2)
     assert conn.state is geventws.State.OPEN
     conn.close()
     assert [code_of(p) for p in closes] == [1000, 1000]
@@ -295,8 +252,8 @@ def test_server_initiated_close_is_answered(raw_server: RawServerFactory, make_c
         served.set()
 
     server = raw_server(handler)
-    closed = Counter()
-    conn = make_conn(server.url(), on_close=closed.incr)
+    closed = Recorder()
+    conn = make_conn(server.url(), on_close=closed.add)
     conn.connect()
 
     assert served.wait(WAIT), "the client did not answer the close frame"
@@ -322,12 +279,12 @@ def test_client_close_sends_1000_and_waits_for_the_reply(
 
     server = raw_server(handler)
     opened = gevent.event.Event()
-    closed = Counter()
+    closed = Recorder()
     conn = make_conn(
         server.url(),
         close_timeout=3 * UNIT,
         on_websocket_connect=lambda c, r: opened.set(),
-        on_close=closed.incr,
+        on_close=closed.add,
     )
     conn.connect()
     assert opened.wait(WAIT)
@@ -362,12 +319,12 @@ def test_close_is_bounded_when_the_server_never_answers(
 
     server = raw_server(handler)
     opened = gevent.event.Event()
-    closed = Counter()
+    closed = Recorder()
     conn = make_conn(
         server.url(),
         close_timeout=0.2 * UNIT,
         on_websocket_connect=lambda c, r: opened.set(),
-        on_close=closed.incr,
+        on_close=closed.add,
     )
     conn.connect()
     assert opened.wait(WAIT)
@@ -391,11 +348,11 @@ def test_tcp_dying_gives_1006(raw_server: RawServerFactory, make_conn: ConnFacto
 
     server = raw_server(handler)
     errors: list[int] = []
-    closed = Counter()
-    conn = make_conn(server.url(), on_close=closed.incr, on_error=lambda c, code, msg: errors.append(code))
+    closed = Recorder()
+    conn = make_conn(server.url(), on_close=closed.add, on_error=lambda c, code, msg: errors.append(code))
     conn.connect()
 
-    assert closed.wait_for(1), "on_close did not fire when TCP died"
+    assert closed.wait_count(1), "on_close did not fire when TCP died"
     assert conn.wait_closed(WAIT)
     assert conn.close_code == 1006
     assert conn.close_reason == ""
@@ -404,10 +361,10 @@ def test_tcp_dying_gives_1006(raw_server: RawServerFactory, make_conn: ConnFacto
 
 
 def test_independent_server_close_4000(ws_server: ServerProcess, make_conn: ConnFactory) -> None:
-    closed = Counter()
-    conn = make_conn(ws_server.url("/close/4000/bye"), on_close=closed.incr)
+    closed = Recorder()
+    conn = make_conn(ws_server.url("/close/4000/bye"), on_close=closed.add)
     conn.connect()
-    assert closed.wait_for(1)
+    assert closed.wait_count(1)
     assert conn.wait_closed(WAIT)
     assert conn.close_code == 4000
     assert conn.close_reason == "bye"

@@ -24,14 +24,14 @@ from typing import Any
 
 import gevent
 import gevent.event
-import greenlet
 import pytest
 
 import geventws
 from geventws import ErrorCode, ReconnectPolicy, State
-from tests.conftest import UNIT, ServerProcess
+from tests.conftest import ServerProcess
 from tests.faultproxy import FaultProxy
-from tests.rawserver import CLOSE, Peer, RawServer
+from tests.rawserver import Peer, RawServer
+from tests.support import UNIT, Recorder, assert_no_geventws_greenlets, live_greenlets
 
 #: Upper bound for anything that should happen "at once" (only reached on failure).
 WAIT = 3 * UNIT
@@ -46,98 +46,6 @@ RawServerFactory = Callable[..., RawServer]
 
 
 # -- helpers -------------------------------------------------------------------
-
-
-class Recorder:
-    """Records every callback as a tuple in ``events``; :meth:`wait_for` waits for a condition."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[Any, ...]] = []
-        self._changed = gevent.event.Event()
-
-    def add(self, *event: Any) -> None:
-        self.events.append(event)
-        self._changed.set()
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            self._changed.clear()
-            self._changed.wait(remaining)
-        return True
-
-    def of(self, kind: str) -> list[tuple[Any, ...]]:
-        return [e for e in self.events if e[0] == kind]
-
-    def count(self, kind: str) -> int:
-        return len(self.of(kind))
-
-    def codes(self) -> list[ErrorCode]:
-        return [e[1] for e in self.of("error")]
-
-    def messages(self) -> list[str | bytes]:
-        return [e[1] for e in self.of("message")]
-
-    def callbacks(self, *, messages: bool = True) -> dict[str, Callable[..., None]]:
-        callbacks: dict[str, Callable[..., None]] = {
-            "on_connect": lambda c: self.add("connect"),
-            "on_websocket_connect": lambda c, response: self.add("open"),
-            "on_error": lambda c, code, msg: self.add("error", code, msg),
-            "on_close": lambda c: self.add("close"),
-            "on_reconnecting": lambda c, attempt, delay, error: self.add(
-                "reconnecting", attempt, delay, error
-            ),
-            "on_give_up": lambda c, error: self.add("give_up", error),
-            "on_buffer_full": lambda c: self.add("buffer_full"),
-            "on_buffer_drain": lambda c: self.add("buffer_drain"),
-        }
-        if messages:
-            callbacks["on_message"] = lambda c, data: self.add("message", data)
-        return callbacks
-
-    def attach(self, conn: geventws.Connection) -> None:
-        """Set the callbacks on a connection returned by ``geventws.connect`` (no on_message)."""
-        for name, callback in self.callbacks(messages=False).items():
-            setattr(conn, name, callback)
-
-
-def live_geventws_greenlets() -> list[gevent.Greenlet[Any, Any]]:
-    return [
-        g
-        for g in gc.get_objects()
-        if isinstance(g, gevent.Greenlet) and str(g.name).startswith("geventws-") and not g.dead
-    ]
-
-
-def assert_no_geventws_greenlets() -> None:
-    """No connection greenlet (supervisor, receiver, keepalive) is left alive."""
-    alive = live_geventws_greenlets()
-    gevent.joinall(alive, timeout=WAIT)
-    leaked = [g.name for g in alive if not g.dead]
-    assert not leaked, f"greenlets still alive: {leaked}"
-
-
-def finish(peer: Peer) -> None:
-    """Server side of the end: skip frames until the client's close, answer it."""
-    while True:
-        _, opcode, payload = peer.read_frame()
-        if opcode == CLOSE:
-            break
-    peer.send_frame(CLOSE, payload)
-
-
-def accept(peer: Peer) -> None:
-    """Answer an already read upgrade request with 101."""
-    peer.send_response(
-        headers=[
-            ("Upgrade", "websocket"),
-            ("Connection", "Upgrade"),
-            ("Sec-WebSocket-Accept", peer.accept_key()),
-        ]
-    )
 
 
 def check_delays(reconnecting: list[tuple[Any, ...]], policy: ReconnectPolicy) -> None:
@@ -173,12 +81,6 @@ def proxy(ws_server: ServerProcess) -> Iterator[FaultProxy]:
     proxy = FaultProxy(ws_server.port)
     yield proxy
     proxy.stop()
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_greenlets() -> Iterator[None]:
-    yield
-    assert_no_geventws_greenlets()
 
 
 # -- 1. server killed mid-stream -------------------------------------------------------
@@ -593,10 +495,6 @@ def test_outbox_flush_to_a_server_that_never_reads_is_bounded(raw_server: RawSer
 
 
 # -- 4. 200 connections, 5 cuts -------------------------------------------------------------
-
-
-def live_greenlets() -> list[greenlet.greenlet]:
-    return [g for g in gc.get_objects() if isinstance(g, greenlet.greenlet) and not g.dead]
 
 
 def open_fds() -> int:
@@ -1162,10 +1060,10 @@ def test_limiter_caps_handshakes_in_flight(raw_server: RawServerFactory, api: st
         try:
             peer.read_request()
             gevent.sleep(0.05)
-            accept(peer)
+            peer.accept()
         finally:
             in_progress -= 1  # ...to the 101
-        finish(peer)
+        peer.finish()
 
     server = raw_server(handler)
     limiter = geventws.HandshakeLimiter(max_in_flight=5)

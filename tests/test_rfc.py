@@ -31,8 +31,8 @@ from geventws.handshake import Response, redirect_target
 from geventws.headers import Headers
 from geventws.options import DEFAULT_MAX_MESSAGE_SIZE
 from geventws.uri import parse_uri
-from tests.conftest import UNIT
-from tests.rawserver import BINARY, CLOSE, CONT, PING, PONG, TEXT, Peer, RawServer, frame
+from tests.rawserver import BINARY, CLOSE, CONT, PING, PONG, TEXT, Peer, RawServer, code_of, frame
+from tests.support import UNIT
 
 RawServerFactory = Callable[..., RawServer]
 
@@ -48,11 +48,6 @@ TOO_BIG = ErrorCode.MESSAGE_TOO_BIG
 
 def close_body(code: int, reason: bytes = b"") -> bytes:
     return struct.pack("!H", code) + reason
-
-
-def code_of(payload: bytes) -> int:
-    """The code of a close frame body; 1005 for an empty body."""
-    return 1005 if not payload else struct.unpack("!H", payload[:2])[0]
 
 
 CLOSE_1000 = frame(CLOSE, close_body(1000))

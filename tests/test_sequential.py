@@ -199,8 +199,7 @@ def test_interim_responses_before_101_are_skipped(raw_server) -> None:  # type: 
         peer.read_request()
         peer.send_response("100 Continue")
         peer.send_response("103 Early Hints", [("Link", "</style.css>; rel=preload")])
-        headers = [("Upgrade", "websocket"), ("Connection", "Upgrade")]
-        peer.send_response(headers=[*headers, ("Sec-WebSocket-Accept", peer.accept_key())])
+        peer.accept()
         peer.send_frame(TEXT, b"after interim")
         peer.read_frame()
 
