@@ -79,11 +79,6 @@ class Transport:
             self.sock.shutdown(stdlib_socket.SHUT_RDWR)
         self.sock.close()
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`abort` was called."""
-        return self._closed
-
 
 def open_transport(uri: WebSocketURI, ssl_context: ssl.SSLContext | None) -> Transport:
     """Resolve, connect and, for ``wss://``, run the TLS handshake.
