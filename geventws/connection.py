@@ -520,7 +520,7 @@ class Connection:
             self._finished.clear()
             self._inbox.reopen()
             self._outbox.reopen()
-            runner.registry.add(self)
+            runner.registry_for(self._hub_thread.hub).add(self)
             self._supervisor = gevent.spawn(self._supervise)
             self._supervisor.name = f"geventws-supervisor {self._log_context['url']}"
 
@@ -578,7 +578,7 @@ class Connection:
         closed = self._closed_error()
         closed.__cause__ = self._attempt_error  # e.g. the ProtocolError that failed it
         self._inbox.close(closed)
-        runner.registry.discard(self)
+        runner.registry_for(self._hub_thread.hub).discard(self)
         self._finished.set()
 
     def _in_own_greenlet(self) -> bool:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 import signal
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.event
+import gevent.monkey
 
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["registry", "run_all"]
+__all__ = ["close_all", "registry_for", "run_all", "stop_all"]
 
 logger = logging.getLogger("geventws")
 
 
 class _Registry:
-    """The connections whose supervisor is running."""
+    """The connections of one hub (one OS thread) whose supervisor is running."""
 
     def __init__(self) -> None:
         self._live: set[Connection] = set()
@@ -41,7 +43,20 @@ class _Registry:
         return self._empty.wait(timeout)
 
 
-registry = _Registry()
+_registries: weakref.WeakKeyDictionary[Any, _Registry] = weakref.WeakKeyDictionary()
+
+
+def registry_for(hub: Any = None) -> _Registry:
+    """The registry of ``hub`` (default: the calling thread's hub).
+
+    One per hub, since gevent objects belong to one thread: ``run_all()`` in a
+    thread waits for that thread's connections.
+    """
+    hub = gevent.get_hub() if hub is None else hub
+    registry = _registries.get(hub)
+    if registry is None:
+        registry = _registries[hub] = _Registry()
+    return registry
 
 
 def run_all(*, handle_signals: bool = True) -> None:
@@ -49,26 +64,35 @@ def run_all(*, handle_signals: bool = True) -> None:
 
     With ``handle_signals`` (the default), SIGINT and SIGTERM close every
     connection with code 1001 (going away) and ``run_all`` returns once they
-    are closed. The previous signal handlers are restored on return.
+    are closed. The previous signal handlers are restored on return. Signals
+    are only handled when ``run_all`` runs in the main thread.
     """
     watchers: list[Any] = []
     previous: dict[signal.Signals, Any] = {}
 
     def shutdown(signum: int) -> None:
-        logger.info("signal %d: closing %d connection(s)", signum, len(registry.live()))
+        logger.info("signal %d: closing %d connection(s)", signum, len(registry_for().live()))
         stop_all()
 
-    if handle_signals:
+    if handle_signals and _in_main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.getsignal(signum)
             watchers.append(gevent.signal_handler(signum, shutdown, signum))
     try:
-        registry.wait_empty()
+        registry_for().wait_empty()
     finally:
         for watcher in watchers:
             watcher.cancel()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _in_main_thread() -> bool:
+    # Signal handlers can only be set there; the original threading module
+    # tells even when the process was monkey-patched.
+    current_thread = gevent.monkey.get_original("threading", "current_thread")
+    main_thread = gevent.monkey.get_original("threading", "main_thread")
+    return bool(current_thread() is main_thread())
 
 
 def close_all(code: int = 1000, reason: str = "") -> None:
@@ -77,7 +101,7 @@ def close_all(code: int = 1000, reason: str = "") -> None:
     A connection whose ``on_close`` calls ``reconnect()`` reconnects; use
     :func:`stop_all` to prevent that.
     """
-    conns = registry.live()
+    conns = registry_for().live()
     gevent.joinall([gevent.spawn(conn.close, code, reason) for conn in conns])
 
 
@@ -88,5 +112,5 @@ def stop_all(code: int = 1001, reason: str = "") -> None:
     ``reconnect(1)`` in ``on_close``) are ignored afterwards, so
     :func:`run_all` returns. Waits until the connections are closed.
     """
-    conns = registry.live()
+    conns = registry_for().live()
     gevent.joinall([gevent.spawn(conn._stop, code, reason) for conn in conns])

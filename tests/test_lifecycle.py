@@ -550,3 +550,26 @@ def test_exception_in_on_websocket_connect_is_logged_and_connection_survives(
     assert records[0].exc_info[0] is ValueError
     conn.close()
     assert conn.close_code == 1000
+
+
+def test_run_all_in_another_os_thread(ws_server: ServerProcess) -> None:
+    """A thread with its own hub runs its own connections; run_all() there
+    skips signal handling (main thread only) and returns when they finish."""
+    import threading
+
+    outcome: list[object] = []
+
+    def thread_main() -> None:
+        conn = geventws.Connection(
+            ws_server.url("/"),
+            on_websocket_connect=lambda c, r: c.send("from a thread"),
+            on_message=lambda c, data: (outcome.append(data), c.close()),
+        )
+        conn.connect()
+        geventws.run_all()
+        outcome.append(conn.close_code)
+
+    thread = threading.Thread(target=thread_main)
+    thread.start()
+    thread.join(10)
+    assert outcome == ["from a thread", 1000]
