@@ -47,6 +47,7 @@ from .codes import ErrorCode
 from .exceptions import (
     ConnectError,
     ConnectionClosed,
+    ConnectionClosedOK,
     HandshakeError,
     InvalidMessage,
     OpenTimeout,
@@ -505,10 +506,8 @@ class Connection:
         while True:
             try:
                 yield self.recv()
-            except ConnectionClosed as exc:
-                if exc.code in (1000, 1001):
-                    return
-                raise
+            except ConnectionClosedOK:
+                return
 
     # -- supervisor ------------------------------------------------------------
 

@@ -10,7 +10,7 @@ Every exception has one root, :class:`WebSocketError`::
     │   ├── TLSError                – the TLS handshake failed (certificate, protocol)
     │   └── HandshakeError          – the HTTP upgrade was refused or answered wrongly
     ├── ConnectionClosed            – the connection is closed (``code``, ``reason``)
-    │   ├── ConnectionClosedOK      – with 1000 or 1001 from both sides
+    │   ├── ConnectionClosedOK      – with 1000, 1001 or no code (1005)
     │   └── ConnectionClosedError   – any other way (1006 when TCP just died)
     ├── ProtocolError               – the server broke RFC 6455
     │   └── MessageTooBig           – a message exceeded ``max_message_size``
@@ -115,8 +115,12 @@ class ConnectionClosed(WebSocketError):
         self.reason = reason
 
 
+#: Close codes of a normal closure: 1000, 1001, and 1005 (a close frame with no code).
+OK_CLOSE_CODES = frozenset({1000, 1001, 1005})
+
+
 class ConnectionClosedOK(ConnectionClosed):
-    """The connection closed normally (1000 or 1001)."""
+    """The connection closed normally: 1000, 1001, or a close frame with no code (1005)."""
 
 
 class ConnectionClosedError(ConnectionClosed):
@@ -152,5 +156,5 @@ class ConcurrencyError(WebSocketError, RuntimeError):
 
 def closed_exception(code: int, reason: str = "") -> ConnectionClosed:
     """Return the right :class:`ConnectionClosed` subclass for ``code``."""
-    cls = ConnectionClosedOK if code in (1000, 1001) else ConnectionClosedError
+    cls = ConnectionClosedOK if code in OK_CLOSE_CODES else ConnectionClosedError
     return cls(code, reason)

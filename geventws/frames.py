@@ -100,6 +100,13 @@ def parse_close(payload: bytes) -> tuple[int, str]:
     return code, reason
 
 
+def _decode_text(payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError("invalid UTF-8 in a text message", close_code=1007) from exc
+
+
 class FrameParser:
     """Reads frames from a byte source and yields messages and control frames.
 
@@ -126,12 +133,20 @@ class FrameParser:
         """The next message or control frame. Raises :class:`ProtocolError`."""
         while True:
             fin, opcode, length = self._read_header()
-            payload = self._read_exact(length)
             if opcode in _CONTROL:
+                payload = self._read_exact(length)
                 if opcode == OP_CLOSE:
                     parse_close(payload)
                 return Frame(opcode, payload)
-            message = self._add_fragment(fin, opcode, payload)
+            if opcode != OP_CONT:
+                self._message_opcode = opcode
+            if self._message_opcode == OP_TEXT and (
+                self._decoder is not None or not fin or len(self._buffer) < length
+            ):
+                payload = self._read_text_part(length, fin)
+            else:
+                payload = self._read_exact(length)
+            message = self._add_fragment(fin, payload)
             if message is not None:
                 return message
 
@@ -168,41 +183,49 @@ class FrameParser:
             raise MessageTooBig(f"message larger than max_message_size ({limit} bytes)")
         return fin, opcode, length
 
-    def _add_fragment(self, fin: bool, opcode: int, payload: bytes) -> Frame | None:
-        if opcode != OP_CONT:
-            self._message_opcode = opcode
-            if opcode == OP_TEXT and not fin:
-                self._decoder = codecs.getincrementaldecoder("utf-8")()
-        message_opcode = self._message_opcode
-        assert message_opcode is not None
+    def _add_fragment(self, fin: bool, payload: bytes) -> Frame | None:
+        opcode = self._message_opcode
+        validated = self._decoder is not None  # every text part that went through it is valid
         if fin and not self._fragments:
             self._reset()
-            return Frame(message_opcode, self._decode_whole(message_opcode, payload))
-        if self._decoder is not None:
-            self._decode_part(payload, fin)
+            if opcode == OP_BINARY:
+                return Frame(OP_BINARY, payload)
+            return Frame(OP_TEXT, payload.decode("utf-8") if validated else _decode_text(payload))
         self._fragments.append(payload)
         self._message_size += len(payload)
         if not fin:
             return None
         data = b"".join(self._fragments)
         self._reset()
-        if message_opcode == OP_TEXT:
-            return Frame(OP_TEXT, data.decode("utf-8"))
-        return Frame(OP_BINARY, data)
+        return Frame(OP_TEXT, data.decode("utf-8")) if opcode == OP_TEXT else Frame(OP_BINARY, data)
 
-    def _decode_whole(self, opcode: int, payload: bytes) -> str | bytes:
-        if opcode == OP_BINARY:
-            return payload
-        try:
-            return payload.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ProtocolError("invalid UTF-8 in a text message", close_code=1007) from exc
+    def _read_text_part(self, length: int, final: bool) -> bytes:
+        """Read a text payload that is fragmented or not buffered yet, checking
+        its UTF-8 as bytes arrive: RFC 6455 §8.1 wants a bad sequence to fail
+        the connection at once, not when the message is complete."""
+        if self._decoder is None:
+            self._decoder = codecs.getincrementaldecoder("utf-8")()
+        buffer = self._buffer
+        checked = 0
+        while True:
+            available = min(len(buffer), length)
+            if available > checked:
+                self._check_utf8(bytes(buffer[checked:available]), final=False)
+                checked = available
+            if available == length:
+                break
+            chunk = self._recv(min(max(length - len(buffer), 4096), _MAX_RECV))
+            if not chunk:
+                raise EOFError("connection closed by the server")
+            buffer += chunk
+        if final:
+            self._check_utf8(b"", final=True)
+        return self._read_exact(length)
 
-    def _decode_part(self, payload: bytes, final: bool) -> None:
-        # Only to fail fast on bad UTF-8: the text is decoded once, whole, at the end.
+    def _check_utf8(self, data: bytes, final: bool) -> None:
         assert self._decoder is not None
         try:
-            self._decoder.decode(payload, final)
+            self._decoder.decode(data, final)
         except UnicodeDecodeError as exc:
             raise ProtocolError("invalid UTF-8 in a text message", close_code=1007) from exc
 

@@ -1524,3 +1524,26 @@ def test_ping_payload_over_125_bytes_raises_before_anything_is_sent(
 
     frames = run_client(raw_server, script)
     assert frames == [(TEXT, b"still open"), (CLOSE, close_body(1000))]
+
+
+def test_invalid_utf8_inside_one_frame_fails_before_the_frame_ends(raw_server) -> None:  # type: ignore[no-untyped-def]
+    """RFC 6455 §8.1 (Autobahn 6.4.3): the bad bytes arrive, the rest of the frame
+    does not; the client must fail at once, not wait for the end of the frame."""
+    failed = gevent.event.Event()
+    codes: list[int] = []
+
+    def handler(peer: Peer) -> None:
+        peer.handshake()
+        whole = frame(TEXT, "κόσμε".encode() + b"\xf4\x90\x80\x80" + b"rest" * 10)
+        peer.sock.sendall(whole[:20])  # header + valid text + the invalid sequence
+        _, opcode, payload = peer.read_frame()  # the client's close, with the frame unfinished
+        assert opcode == CLOSE
+        codes.append(code_of(payload))
+        failed.set()
+
+    server = raw_server(handler)
+    conn = geventws.Connection(server.url(), ping_interval=None)
+    conn.connect()
+    assert failed.wait(5), "the client waited for the rest of the frame"
+    assert codes == [1007]
+    conn.close()

@@ -207,3 +207,18 @@ def test_interim_responses_before_101_are_skipped(raw_server) -> None:  # type: 
     with geventws.connect(server.url()) as ws:
         assert ws.response is not None and ws.response.status == 101
         assert ws.recv(timeout=5) == "after interim"
+
+
+def test_a_close_frame_without_a_code_is_a_normal_close(raw_server) -> None:  # type: ignore[no-untyped-def]
+    def handler(peer: Peer) -> None:
+        peer.handshake()
+        peer.send_frame(TEXT, b"last")
+        peer.send_close(None)  # RFC 6455 §7.1.5: no status code, reported as 1005
+        peer.read_frame()
+
+    server = raw_server(handler)
+    ws = geventws.connect(server.url())
+    assert list(ws) == ["last"]  # ends quietly, like 1000
+    assert ws.close_code == 1005
+    with pytest.raises(geventws.ConnectionClosedOK):
+        ws.recv(timeout=1)
