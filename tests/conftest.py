@@ -48,13 +48,14 @@ class ServerProcess:
         return f"{scheme}://{host}:{self.port}{path}"
 
     def stop(self) -> None:
-        assert self.proc.stdin is not None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.close()
         try:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.proc.stdout.close()
 
 
 @pytest.fixture(scope="session")

@@ -65,6 +65,7 @@ def fuzzing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     yield url, folder / "reports" / "index.json"
     proc.terminate()
     proc.wait(10)
+    proc.stdout.close()
 
 
 @pytest.mark.timeout(600)
