@@ -125,7 +125,8 @@ class FrameParser:
         self._buffer = bytearray(initial)
         self._max_size = max_message_size
         self._message_opcode: int | None = None
-        self._fragments: list[bytes] = []
+        self._fragments: list[bytes] = []  # of a binary message
+        self._text: list[str] = []  # decoded parts of a text message
         self._message_size = 0
         self._decoder: codecs.IncrementalDecoder | None = None
 
@@ -140,13 +141,13 @@ class FrameParser:
                 return Frame(opcode, payload)
             if opcode != OP_CONT:
                 self._message_opcode = opcode
-            if self._message_opcode == OP_TEXT and (
-                self._decoder is not None or not fin or len(self._buffer) < length
-            ):
-                payload = self._read_text_part(length, fin)
+            if self._message_opcode == OP_BINARY:
+                message = self._add_binary(fin, self._read_exact(length))
+            elif self._decoder is None and fin and len(self._buffer) >= length:
+                self._reset()  # the common case: a whole text message, already buffered
+                message = Frame(OP_TEXT, _decode_text(self._read_exact(length)))
             else:
-                payload = self._read_exact(length)
-            message = self._add_fragment(fin, payload)
+                message = self._add_text(fin, length)
             if message is not None:
                 return message
 
@@ -183,55 +184,57 @@ class FrameParser:
             raise MessageTooBig(f"message larger than max_message_size ({limit} bytes)")
         return fin, opcode, length
 
-    def _add_fragment(self, fin: bool, payload: bytes) -> Frame | None:
-        opcode = self._message_opcode
-        validated = self._decoder is not None  # every text part that went through it is valid
+    def _add_binary(self, fin: bool, payload: bytes) -> Frame | None:
         if fin and not self._fragments:
             self._reset()
-            if opcode == OP_BINARY:
-                return Frame(OP_BINARY, payload)
-            return Frame(OP_TEXT, payload.decode("utf-8") if validated else _decode_text(payload))
+            return Frame(OP_BINARY, payload)
         self._fragments.append(payload)
         self._message_size += len(payload)
         if not fin:
             return None
         data = b"".join(self._fragments)
         self._reset()
-        return Frame(OP_TEXT, data.decode("utf-8")) if opcode == OP_TEXT else Frame(OP_BINARY, data)
+        return Frame(OP_BINARY, data)
 
-    def _read_text_part(self, length: int, final: bool) -> bytes:
-        """Read a text payload that is fragmented or not buffered yet, checking
-        its UTF-8 as bytes arrive: RFC 6455 §8.1 wants a bad sequence to fail
-        the connection at once, not when the message is complete."""
+    def _add_text(self, fin: bool, length: int) -> Frame | None:
+        """Decode a text payload that is fragmented or not buffered yet as its
+        bytes arrive: RFC 6455 §8.1 wants bad UTF-8 to fail the connection at
+        once, not when the message is complete. Each byte is decoded once."""
         if self._decoder is None:
             self._decoder = codecs.getincrementaldecoder("utf-8")()
         buffer = self._buffer
-        checked = 0
+        remaining = length
         while True:
-            available = min(len(buffer), length)
-            if available > checked:
-                self._check_utf8(bytes(buffer[checked:available]), final=False)
-                checked = available
-            if available == length:
+            take = min(len(buffer), remaining)
+            if take:
+                self._decode(bytes(buffer[:take]), final=False)
+                del buffer[:take]
+                remaining -= take
+            if not remaining:
                 break
-            chunk = self._recv(min(max(length - len(buffer), 4096), _MAX_RECV))
+            chunk = self._recv(min(max(remaining, 4096), _MAX_RECV))
             if not chunk:
                 raise EOFError("connection closed by the server")
             buffer += chunk
-        if final:
-            self._check_utf8(b"", final=True)
-        return self._read_exact(length)
+        self._message_size += length
+        if not fin:
+            return None
+        self._decode(b"", final=True)
+        text = "".join(self._text)
+        self._reset()
+        return Frame(OP_TEXT, text)
 
-    def _check_utf8(self, data: bytes, final: bool) -> None:
+    def _decode(self, data: bytes, final: bool) -> None:
         assert self._decoder is not None
         try:
-            self._decoder.decode(data, final)
+            self._text.append(self._decoder.decode(data, final))
         except UnicodeDecodeError as exc:
             raise ProtocolError("invalid UTF-8 in a text message", close_code=1007) from exc
 
     def _reset(self) -> None:
         self._message_opcode = None
         self._fragments = []
+        self._text = []
         self._message_size = 0
         self._decoder = None
 
