@@ -1315,31 +1315,6 @@ def test_stalled_server_is_detected_within_ping_interval_plus_timeout(raw_server
     assert conn.close_code == 1006
 
 
-def test_close_timeout_when_the_server_never_answers_the_close(raw_server: RawServerFactory) -> None:
-    received: list[int] = []
-    eof: list[bool] = []
-    done = gevent.event.Event()
-
-    def handler(peer: Peer) -> None:
-        peer.sock.settimeout(WAIT)
-        peer.handshake()
-        received.append(code_of(peer.read_frame()[2]))
-        eof.append(drain(peer)[0])  # never answers
-        done.set()
-
-    server = raw_server(handler)
-    conn = geventws.connect(server.url(), ping_interval=None, close_timeout=0.2 * UNIT)
-    started = time.monotonic()
-    conn.close()
-    elapsed = time.monotonic() - started
-    assert 0.18 * UNIT <= elapsed < 1.2 * UNIT, f"close() took {elapsed:.3f}s with close_timeout=0.2"
-    assert conn.finished
-    assert conn.close_code == 1006
-    assert received == [1000]
-    assert done.wait(WAIT)
-    assert eof == [True]
-
-
 def test_close_timeout_when_the_server_answers_but_keeps_tcp_open(raw_server: RawServerFactory) -> None:
     eof: list[bool] = []
     done = gevent.event.Event()
