@@ -830,13 +830,13 @@ class Connection:
                 transport.write(encode_close(None if code == 1005 else code, reason))
             except OSError:
                 return
-        # RFC 6455 §7.1.1: the server closes TCP first; wait for it, bounded.
-        transport.set_timeout(self._options.close_timeout)
-        try:
+        # RFC 6455 §7.1.1: the server closes TCP first; wait for it, bounded by
+        # the close timer (a total deadline: a server that trickles bytes
+        # cannot keep us here).
+        self._arm_close_timer(transport)
+        with contextlib.suppress(OSError):
             while transport.recv(4096):
                 pass
-        except OSError:
-            pass
 
     def _start_closing(self, code: int, reason: str) -> None:
         transport = self._transport
@@ -844,13 +844,17 @@ class Connection:
             return
         self._close_sent = True
         self._state = State.CLOSING
-        if self._options.close_timeout is not None:
-            self._close_timer = gevent.get_hub().loop.timer(self._options.close_timeout)
-            self._close_timer.start(transport.abort)
+        self._arm_close_timer(transport)
         try:
             transport.write(encode_close(code, reason))
         except OSError:
             transport.abort()
+
+    def _arm_close_timer(self, transport: Transport) -> None:
+        """Abort the stream ``close_timeout`` seconds after the close began."""
+        if self._close_timer is None and self._options.close_timeout is not None:
+            self._close_timer = gevent.get_hub().loop.timer(self._options.close_timeout)
+            self._close_timer.start(transport.abort)
 
     def _lost(self, exc: BaseException) -> None:
         if self._abort_reason is not None:

@@ -66,10 +66,6 @@ class Transport:
                 raise HandshakeError("connection closed by the server during the handshake")
             data += chunk
 
-    def set_timeout(self, seconds: float | None) -> None:
-        """Timeout for each later socket operation."""
-        self.sock.settimeout(seconds)
-
     def abort(self) -> None:
         """Close the stream at once; blocked readers and writers get an error."""
         if self._closed:

@@ -573,3 +573,28 @@ def test_run_all_in_another_os_thread(ws_server: ServerProcess) -> None:
     thread.start()
     thread.join(10)
     assert outcome == ["from a thread", 1000]
+
+
+def test_close_wait_is_one_deadline_even_if_the_server_trickles(raw_server: RawServerFactory) -> None:
+    """After the close exchange the client waits for the server to drop TCP; a
+    server that keeps sending a byte now and then must not stretch that wait."""
+    stop = gevent.event.Event()
+
+    def handler(peer: Peer) -> None:
+        peer.handshake()
+        peer.send_close(1000)
+        peer.read_frame()  # the client's echo
+        while not stop.wait(0.05 * UNIT):  # never closes TCP, never falls silent
+            peer.sock.sendall(b"\x00")
+
+    server = raw_server(handler)
+    conn = geventws.Connection(server.url(), ping_interval=None, close_timeout=0.3 * UNIT)
+    started = time.monotonic()
+    conn.connect()
+    try:
+        assert conn.wait_closed(2 * UNIT), "the client kept draining a trickling server"
+        assert time.monotonic() - started < 1.5 * UNIT
+        assert conn.close_code == 1000
+    finally:
+        stop.set()
+        conn.close()
