@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import logging
 
-from .backoff import ReconnectPolicy, Verdict, default_classifier
-from .codes import CloseCode, ErrorCode
 from .connection import Connection, Pong, connect
 from .exceptions import (
     ConcurrencyError,
@@ -41,12 +39,14 @@ from .exceptions import (
     TLSError,
     WebSocketError,
 )
-from .handshake import Response
-from .headers import Headers
-from .limiter import HandshakeLimiter
-from .options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options
+from .protocol.backoff import ReconnectPolicy, Verdict, default_classifier
+from .protocol.codes import CloseCode, ErrorCode
+from .protocol.handshake import Response
+from .protocol.headers import Headers
+from .protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options
+from .protocol.state import State
 from .runner import close_all, run_all, stop_all
-from .state import State
+from .runtime.limiter import HandshakeLimiter
 
 __version__ = "0.1.0"
 

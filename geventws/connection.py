@@ -42,8 +42,6 @@ import gevent.event
 import gevent.lock
 from gevent.greenlet import Greenlet
 
-from . import runner
-from .codes import ErrorCode
 from .exceptions import (
     ConnectError,
     ConnectionClosed,
@@ -57,7 +55,8 @@ from .exceptions import (
     WebSocketError,
     closed_exception,
 )
-from .frames import (
+from .protocol.codes import ErrorCode
+from .protocol.frames import (
     OP_BINARY,
     OP_CLOSE,
     OP_PING,
@@ -68,7 +67,7 @@ from .frames import (
     encode_frame,
     parse_close,
 )
-from .handshake import (
+from .protocol.handshake import (
     MAX_REDIRECTS,
     Response,
     build_request,
@@ -77,19 +76,20 @@ from .handshake import (
     parse_response,
     redirect_target,
 )
-from .headers import Headers, redact
-from .inbox import Inbox
-from .options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options, URLLike, make_options
-from .outbox import Message, Outbox
-from .state import State
-from .threads import HubThread, from_any_thread
-from .transport import Transport, open_transport
-from .uri import WebSocketURI
+from .protocol.headers import Headers, redact
+from .protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options, URLLike, make_options
+from .protocol.state import State
+from .protocol.uri import WebSocketURI
+from .runtime.inbox import Inbox
+from .runtime.outbox import Message, Outbox
+from .runtime.registry import registry_for
+from .runtime.threads import HubThread, from_any_thread
+from .runtime.transport import Transport, open_transport
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .options import ConnectOptions
+    from .protocol.options import ConnectOptions
 
 __all__ = ["Connection", "Pong", "connect"]
 
@@ -519,7 +519,7 @@ class Connection:
             self._finished.clear()
             self._inbox.reopen()
             self._outbox.reopen()
-            runner.registry_for(self._hub_thread.hub).add(self)
+            registry_for(self._hub_thread.hub).add(self)
             self._supervisor = gevent.spawn(self._supervise)
             self._supervisor.name = f"geventws-supervisor {self._log_context['url']}"
 
@@ -577,7 +577,7 @@ class Connection:
         closed = self._closed_error()
         closed.__cause__ = self._attempt_error  # e.g. the ProtocolError that failed it
         self._inbox.close(closed)
-        runner.registry_for(self._hub_thread.hub).discard(self)
+        registry_for(self._hub_thread.hub).discard(self)
         self._finished.set()
 
     def _in_own_greenlet(self) -> bool:

@@ -4,59 +4,16 @@ from __future__ import annotations
 
 import logging
 import signal
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gevent
-import gevent.event
 import gevent.monkey
 
-if TYPE_CHECKING:
-    from .connection import Connection
+from .runtime.registry import registry_for
 
-__all__ = ["close_all", "registry_for", "run_all", "stop_all"]
+__all__ = ["close_all", "run_all", "stop_all"]
 
 logger = logging.getLogger("geventws")
-
-
-class _Registry:
-    """The connections of one hub (one OS thread) whose supervisor is running."""
-
-    def __init__(self) -> None:
-        self._live: set[Connection] = set()
-        self._empty = gevent.event.Event()
-        self._empty.set()
-
-    def add(self, conn: Connection) -> None:
-        self._live.add(conn)
-        self._empty.clear()
-
-    def discard(self, conn: Connection) -> None:
-        self._live.discard(conn)
-        if not self._live:
-            self._empty.set()
-
-    def live(self) -> list[Connection]:
-        return list(self._live)
-
-    def wait_empty(self, timeout: float | None = None) -> bool:
-        return self._empty.wait(timeout)
-
-
-_registries: weakref.WeakKeyDictionary[Any, _Registry] = weakref.WeakKeyDictionary()
-
-
-def registry_for(hub: Any = None) -> _Registry:
-    """The registry of ``hub`` (default: the calling thread's hub).
-
-    One per hub, since gevent objects belong to one thread: ``run_all()`` in a
-    thread waits for that thread's connections.
-    """
-    hub = gevent.get_hub() if hub is None else hub
-    registry = _registries.get(hub)
-    if registry is None:
-        registry = _registries[hub] = _Registry()
-    return registry
 
 
 def run_all(*, handle_signals: bool = True) -> None:

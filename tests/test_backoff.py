@@ -7,8 +7,8 @@ import ssl
 import pytest
 
 import geventws
-from geventws.backoff import Backoff, ReconnectPolicy, Verdict, default_classifier
-from geventws.headers import Headers
+from geventws.protocol.backoff import Backoff, ReconnectPolicy, Verdict, default_classifier
+from geventws.protocol.headers import Headers
 
 
 class FakeClock:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from websocket._abnf import ABNF, continuous_frame, frame_buffer
 
 from geventws.exceptions import ProtocolError
-from geventws.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameParser
+from geventws.protocol.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameParser
 from tests.rawserver import frame
 
 

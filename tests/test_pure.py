@@ -12,7 +12,7 @@ import pytest
 
 import geventws
 from geventws.exceptions import HandshakeError, InvalidURL, MessageTooBig, ProtocolError
-from geventws.frames import (
+from geventws.protocol.frames import (
     OP_BINARY,
     OP_CLOSE,
     OP_PING,
@@ -22,7 +22,7 @@ from geventws.frames import (
     encode_close,
     parse_close,
 )
-from geventws.handshake import (
+from geventws.protocol.handshake import (
     Response,
     accept_value,
     build_request,
@@ -30,9 +30,9 @@ from geventws.handshake import (
     new_key,
     parse_response,
 )
-from geventws.headers import Headers, redact
-from geventws.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, make_options
-from geventws.uri import parse_uri
+from geventws.protocol.headers import Headers, redact
+from geventws.protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, make_options
+from geventws.protocol.uri import parse_uri
 from tests.rawserver import BINARY, CLOSE, CONT, PING, PONG, TEXT, frame
 
 PACKAGE = Path(geventws.__file__).resolve().parent
@@ -691,7 +691,17 @@ def test_parser_without_limit() -> None:
 
 # -- the pure modules import neither gevent nor websocket -----------------------------------------
 
-PURE = ["codes", "exceptions", "headers", "handshake", "options", "state", "uri"]
+PURE = [
+    "exceptions",
+    "protocol",
+    "protocol.codes",
+    "protocol.headers",
+    "protocol.handshake",
+    "protocol.options",
+    "protocol.state",
+    "protocol.uri",
+    "protocol.backoff",
+]
 FORBIDDEN = {"gevent", "greenlet", "websocket"}
 
 
@@ -720,34 +730,44 @@ def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
 
 
 def _source(module: str) -> Path:
-    path = PACKAGE / f"{module}.py"
-    return path if path.exists() else PACKAGE / module / "__init__.py"
+    """The file of ``module``, a dotted name inside the package (``protocol.uri``)."""
+    path = PACKAGE.joinpath(*module.split("."))
+    return path.with_suffix(".py") if path.with_suffix(".py").exists() else path / "__init__.py"
 
 
 def _imports(module: str) -> tuple[set[str], set[str]]:
-    """Top-level names of absolute imports, and geventws modules imported, by ``module``."""
+    """Top-level names of absolute imports, and geventws modules (dotted, inside the
+    package) imported, by ``module``."""
     path = _source(module)
     tree = ast.parse(path.read_text(), filename=str(path))
+    package = module.split(".")[:-1] if path.name != "__init__.py" else module.split(".")
     absolute: set[str] = set()
     relative: set[str] = set()
+
+    def add_inside(parts: list[str]) -> None:
+        relative.add(".".join(parts) if parts else "__init__")
+
     for node in _runtime_imports(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == "geventws":
-                    relative.add(parts[1] if len(parts) > 1 else "__init__")
+                    add_inside(parts[1:])
                 else:
                     absolute.add(parts[0])
         elif node.level:
-            assert node.level == 1, f"{module}: import from above the package"
+            base = package[: len(package) - (node.level - 1)]
+            assert len(package) - (node.level - 1) >= 0, f"{module}: import from above the package"
             if node.module:
-                relative.add(node.module.split(".")[0])
+                add_inside([*base, *node.module.split(".")])
             else:
-                relative.update(alias.name for alias in node.names)
+                for alias in node.names:
+                    candidate = ".".join([*base, alias.name])
+                    add_inside(candidate.split(".") if _source(candidate).exists() else base)
         elif node.module:
             parts = node.module.split(".")
             if parts[0] == "geventws":
-                relative.add(parts[1] if len(parts) > 1 else "__init__")
+                add_inside(parts[1:])
             else:
                 absolute.add(parts[0])
     return absolute, relative
@@ -773,7 +793,7 @@ def test_pure_module_imports_neither_gevent_nor_websocket(module: str) -> None:
 def test_import_checker_sees_gevent_and_websocket() -> None:
     # The checker itself must be able to fail: the impure modules are caught...
     assert "gevent" in _imports("connection")[0]
-    assert "websocket" in _imports("frames")[0]
+    assert "websocket" in _imports("protocol.frames")[0]
     # ...and type-only imports are not counted.
     tree = ast.parse(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import gevent\nelse:\n    import os\n"

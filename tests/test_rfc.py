@@ -27,10 +27,10 @@ import pytest
 
 import geventws
 from geventws import ErrorCode
-from geventws.handshake import Response, redirect_target
-from geventws.headers import Headers
-from geventws.options import DEFAULT_MAX_MESSAGE_SIZE
-from geventws.uri import parse_uri
+from geventws.protocol.handshake import Response, redirect_target
+from geventws.protocol.headers import Headers
+from geventws.protocol.options import DEFAULT_MAX_MESSAGE_SIZE
+from geventws.protocol.uri import parse_uri
 from tests.rawserver import BINARY, CLOSE, CONT, PING, PONG, TEXT, Peer, RawServer, code_of, frame
 from tests.support import UNIT
 

@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 from websocket import ABNF
 
+from ..exceptions import MessageTooBig, ProtocolError
 from .codes import CLOSE_CODES_NOT_SENT, is_valid_close_code
-from .exceptions import MessageTooBig, ProtocolError
 
 __all__ = [
     "OP_BINARY",

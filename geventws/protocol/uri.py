@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import urllib.parse
 
-from .exceptions import InvalidURL
+from ..exceptions import InvalidURL
 
 __all__ = ["WebSocketURI", "parse_uri"]
 

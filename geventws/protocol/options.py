@@ -12,7 +12,7 @@ from .headers import Headers, HeadersLike
 from .uri import WebSocketURI, parse_uri
 
 if TYPE_CHECKING:
-    from .limiter import HandshakeLimiter
+    from ..runtime.limiter import HandshakeLimiter
 
 __all__ = [
     "BINARY_TYPE_ARRAYBUFFER",

@@ -17,8 +17,8 @@ import gevent.lock
 import gevent.socket
 import gevent.ssl
 
-from .exceptions import ConnectError, HandshakeError, TLSError
-from .uri import WebSocketURI
+from ..exceptions import ConnectError, HandshakeError, TLSError
+from ..protocol.uri import WebSocketURI
 
 __all__ = ["Transport", "open_transport"]
 

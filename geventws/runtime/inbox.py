@@ -7,7 +7,7 @@ import time
 
 import gevent.event
 
-from .exceptions import ConcurrencyError, WebSocketError
+from ..exceptions import ConcurrencyError, WebSocketError
 
 __all__ = ["Inbox"]
 

@@ -14,7 +14,7 @@ import os
 import urllib.parse
 from collections.abc import Sequence
 
-from .exceptions import HandshakeError
+from ..exceptions import HandshakeError
 from .headers import Headers
 from .uri import WebSocketURI, parse_uri
 

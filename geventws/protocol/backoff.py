@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from .exceptions import (
+from ..exceptions import (
     HandshakeError,
     InvalidMessage,
     InvalidURL,

@@ -6,7 +6,7 @@ import collections
 
 import gevent.event
 
-from .exceptions import ConnectionClosed, SendBufferFull
+from ..exceptions import ConnectionClosed, SendBufferFull
 
 __all__ = ["Outbox"]
 
