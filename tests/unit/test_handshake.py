@@ -1,0 +1,224 @@
+"""The opening handshake without I/O: request, response checks, redirects. No greenlets, no I/O."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+import geventws
+from geventws.exceptions import HandshakeError
+from geventws.protocol.handshake import (
+    Response,
+    accept_value,
+    build_request,
+    check_response,
+    new_key,
+    parse_response,
+)
+from geventws.protocol.headers import Headers
+from geventws.protocol.uri import parse_uri
+
+# -- handshake ---------------------------------------------------------------------------------
+
+RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_accept_value_rfc_example() -> None:
+    assert accept_value(RFC_KEY) == RFC_ACCEPT
+
+
+def test_new_key_is_16_random_bytes() -> None:
+    key = new_key()
+    assert len(base64.b64decode(key, validate=True)) == 16
+    assert new_key() != key
+
+
+def parse_request(raw: bytes) -> tuple[str, list[tuple[str, str]]]:
+    assert raw.endswith(b"\r\n\r\n")
+    request_line, *lines = raw[:-4].decode("utf-8").split("\r\n")
+    pairs = []
+    for line in lines:
+        name, sep, value = line.partition(": ")
+        assert sep, line
+        pairs.append((name, value))
+    return request_line, pairs
+
+
+def values(pairs: list[tuple[str, str]], name: str) -> list[str]:
+    return [v for n, v in pairs if n.lower() == name.lower()]
+
+
+def test_build_request_basics() -> None:
+    uri = parse_uri("ws://127.0.0.1:1234/path?x=1")
+    raw = build_request(uri, RFC_KEY, Headers({"Cookie": "PHPSID=abc; token=def", "OtherKey": "values"}))
+    request_line, pairs = parse_request(raw)
+    assert request_line == "GET /path?x=1 HTTP/1.1"
+    assert values(pairs, "Host") == ["127.0.0.1:1234"]
+    assert values(pairs, "Upgrade") == ["websocket"]
+    assert values(pairs, "Connection") == ["Upgrade"]
+    assert values(pairs, "Sec-WebSocket-Key") == [RFC_KEY]
+    assert values(pairs, "Sec-WebSocket-Version") == ["13"]
+    assert values(pairs, "Cookie") == ["PHPSID=abc; token=def"]
+    assert values(pairs, "OtherKey") == ["values"]
+    assert values(pairs, "Authorization") == []
+    assert values(pairs, "Sec-WebSocket-Protocol") == []
+
+
+def test_build_request_default_port_host_and_ipv6() -> None:
+    _, pairs = parse_request(build_request(parse_uri("wss://example.com/"), RFC_KEY, Headers()))
+    assert values(pairs, "Host") == ["example.com"]
+    _, pairs = parse_request(build_request(parse_uri("ws://[::1]:8080/"), RFC_KEY, Headers()))
+    assert values(pairs, "Host") == ["[::1]:8080"]
+
+
+def test_build_request_basic_auth_from_url() -> None:
+    uri = parse_uri("ws://user:pa%3Ass@example.com/")
+    _, pairs = parse_request(build_request(uri, RFC_KEY, Headers()))
+    expected = "Basic " + base64.b64encode(b"user:pa:ss").decode()
+    assert values(pairs, "Authorization") == [expected]
+
+
+def test_build_request_user_headers_replace_host_and_auth_but_not_protocol_headers() -> None:
+    uri = parse_uri("ws://user:pw@example.com/")
+    user = Headers(
+        [
+            ("host", "virtual.example"),
+            ("Authorization", "Bearer tok"),
+            ("Upgrade", "h2c"),
+            ("Sec-WebSocket-Key", "forged"),
+            ("Sec-WebSocket-Version", "8"),
+            ("Connection", "close"),
+        ]
+    )
+    _, pairs = parse_request(build_request(uri, RFC_KEY, user))
+    assert values(pairs, "Host") == ["virtual.example"]
+    assert values(pairs, "Authorization") == ["Bearer tok"]
+    assert values(pairs, "Upgrade") == ["websocket"]
+    assert values(pairs, "Connection") == ["Upgrade"]
+    assert values(pairs, "Sec-WebSocket-Key") == [RFC_KEY]
+    assert values(pairs, "Sec-WebSocket-Version") == ["13"]
+
+
+def test_build_request_origin_and_subprotocols() -> None:
+    raw = build_request(
+        parse_uri("ws://h/"), RFC_KEY, Headers(), origin="http://o.example", subprotocols=["chat", "v2"]
+    )
+    _, pairs = parse_request(raw)
+    assert values(pairs, "Origin") == ["http://o.example"]
+    assert values(pairs, "Sec-WebSocket-Protocol") == ["chat, v2"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [("X-Evil", "a\r\nInjected: 1"), ("X-Evil", "a\nb"), ("Bad Name", "v"), ("Bad:Name", "v"), ("", "v")],
+)
+def test_build_request_rejects_header_injection(header: tuple[str, str]) -> None:
+    with pytest.raises(ValueError):
+        build_request(parse_uri("ws://h/"), RFC_KEY, Headers([header]))
+
+
+def good_head(key: str = RFC_KEY, *extra: str) -> bytes:
+    lines = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Accept: {accept_value(key)}",
+        *extra,
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def test_parse_response() -> None:
+    raw = good_head(RFC_KEY, "X-Thing: a", "x-thing: b")
+    response = parse_response(raw)
+    assert response.status == 101
+    assert response.reason == "Switching Protocols"
+    assert response.headers["sec-websocket-accept"] == RFC_ACCEPT
+    assert response.headers.get_all("X-THING") == ["a", "b"]
+    assert str(response) == raw.decode("latin-1")
+    assert response.body == b""
+
+
+def test_parse_response_without_reason() -> None:
+    response = parse_response(b"HTTP/1.1 403\r\n\r\n")
+    assert (response.status, response.reason) == (403, "")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/2 101 Switching\r\n\r\n",
+        b"ICY 200 OK\r\n\r\n",
+        b"HTTP/1.1 1O1 Switching\r\n\r\n",
+        b"HTTP/1.1 1010 Switching\r\n\r\n",
+        b"HTTP/1.1 101 Switching\r\nno colon here\r\n\r\n",
+        b"HTTP/1.1 101 Switching\r\n: no name\r\n\r\n",
+        b"HTTP/1.1 101 Switching\r\n Upgrade: websocket\r\n\r\n",
+    ],
+)
+def test_parse_response_rejects(raw: bytes) -> None:
+    with pytest.raises(HandshakeError):
+        parse_response(raw)
+
+
+def test_check_response_accepts() -> None:
+    assert check_response(parse_response(good_head()), RFC_KEY) is None
+    lenient = good_head(RFC_KEY).replace(b"Upgrade: websocket", b"Upgrade: WebSocket")
+    lenient = lenient.replace(b"Connection: Upgrade", b"Connection: keep-alive, upgrade")
+    assert check_response(parse_response(lenient), RFC_KEY) is None
+
+
+def test_check_response_returns_the_offered_subprotocol() -> None:
+    response = parse_response(good_head(RFC_KEY, "Sec-WebSocket-Protocol: v2"))
+    assert check_response(response, RFC_KEY, ["chat", "v2"]) == "v2"
+
+
+def _without(name: bytes) -> bytes:
+    lines = good_head().split(b"\r\n")
+    return b"\r\n".join(line for line in lines if not line.lower().startswith(name.lower() + b":"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "subprotocols", "words"),
+    [
+        (b"HTTP/1.1 403 Forbidden\r\n\r\n", (), ["403"]),
+        (good_head().replace(b"101 Switching Protocols", b"200 OK"), (), ["200"]),
+        (_without(b"Upgrade"), (), ["Upgrade"]),
+        (good_head().replace(b"Upgrade: websocket", b"Upgrade: h2c"), (), ["Upgrade"]),
+        (_without(b"Connection"), (), ["Connection"]),
+        (good_head().replace(b"Connection: Upgrade", b"Connection: close"), (), ["Connection"]),
+        (_without(b"Sec-WebSocket-Accept"), (), ["Accept"]),
+        (good_head(new_key()), (), ["Accept"]),
+        (good_head(RFC_KEY, f"Sec-WebSocket-Accept: {RFC_ACCEPT}"), (), ["Accept"]),
+        (good_head(RFC_KEY, "Sec-WebSocket-Extensions: permessage-deflate"), (), ["extension"]),
+        (good_head(RFC_KEY, "Sec-WebSocket-Protocol: chat"), (), ["subprotocol"]),
+        (good_head(RFC_KEY, "Sec-WebSocket-Protocol: mqtt"), ("chat",), ["subprotocol"]),
+        (good_head(RFC_KEY, "Sec-WebSocket-Protocol: chat, v2"), ("chat", "v2"), ["subprotocol"]),
+        (
+            good_head(RFC_KEY, "Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol: v2"),
+            ("chat", "v2"),
+            [],
+        ),
+    ],
+)
+def test_check_response_rejects(raw: bytes, subprotocols: tuple[str, ...], words: list[str]) -> None:
+    response = parse_response(raw)
+    with pytest.raises(HandshakeError) as info:
+        check_response(response, RFC_KEY, subprotocols)
+    assert info.value.status == response.status
+    for word in words:
+        assert word.lower() in str(info.value).lower()
+
+
+def test_check_response_rejection_carries_status_headers_and_body() -> None:
+    head = parse_response(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic\r\n\r\n")
+    response = Response(head.status, head.reason, head.headers, head.raw, b"go away")
+    with pytest.raises(HandshakeError) as info:
+        check_response(response, RFC_KEY)
+    assert info.value.status == 401
+    assert info.value.headers["www-authenticate"] == "Basic"
+    assert info.value.body == b"go away"
+    assert "401" in str(info.value)
+    assert isinstance(info.value, geventws.ConnectError)
