@@ -9,10 +9,14 @@ With no URL it starts a local echo server and stops after --seconds (default 3).
 from __future__ import annotations
 
 import argparse
+import signal
 
 import gevent
 
 import geventws
+
+#: Set when --seconds ran out (or Ctrl-C): the seed's reconnect(1) is then ignored.
+stopping = False
 
 
 def on_worker_start(url: str) -> None:
@@ -49,6 +53,9 @@ def on_worker_start(url: str) -> None:
 
     # When the connection to the remote websocket server closes (optional, reconnecting advised)
     def on_close(connection: geventws.Connection) -> None:
+        if stopping:
+            print("connection closed: stopping, no reconnect")
+            return
         print("connection closed and try to reconnect")
         # Reconnect 1 second after the connection closes
         connection.reconnect(1)
@@ -76,9 +83,19 @@ def main() -> None:
         seconds = 3.0 if seconds is None else seconds
     on_worker_start(url)
     if seconds is not None:
-        gevent.spawn_later(seconds, geventws.stop_all)
+        gevent.spawn_later(seconds, stop)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(signum, stop)
     # Worker::runAll(): until every connection is finished (Ctrl-C closes them with 1001)
-    geventws.run_all()
+    geventws.run_all(handle_signals=False)
+    print("done")
+
+
+def stop() -> None:
+    """Worker::stopAll(): close every connection with 1001, no reconnect afterwards."""
+    global stopping
+    stopping = True
+    geventws.stop_all()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ def test_workerman_client_prints_the_seed_lines() -> None:
     assert "Upgrade: websocket" in lines
     assert "recv: hello" in lines
     assert lines.index("recv: hello") > lines.index("Upgrade: websocket")
-    assert lines[-1] == "connection closed and try to reconnect"
+    # The end reads as a clean stop, not a failure (issue 9, point 14).
+    assert lines[-2:] == ["connection closed: stopping, no reconnect", "done"]
+    assert "connection closed and try to reconnect" not in lines
     assert lines.count("tcp connected") == 1  # stop_all() stopped the seed's reconnect(1)
     assert proc.stderr == ""
 
