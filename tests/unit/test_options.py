@@ -30,13 +30,32 @@ def test_make_options_defaults_and_normalisation() -> None:
     assert make_options("wss://h/", ssl_context=ssl.create_default_context()).ssl_context is not None
 
 
-NUMERIC = ["ping_interval", "ping_timeout", "open_timeout", "close_timeout", "max_message_size"]
+DURATIONS = ["ping_interval", "ping_timeout", "open_timeout", "close_timeout"]
+OPTIONAL_SIZES = ["max_message_size", "max_send_buffer_size", "max_send_buffer_messages"]
+NUMERIC = [*DURATIONS, *OPTIONAL_SIZES]
+SIZES = [*OPTIONAL_SIZES, "max_queue", "max_response_head"]
 
 
 @pytest.mark.parametrize("name", [*NUMERIC, "max_queue", "max_response_head"])
-@pytest.mark.parametrize("value", [0, -1, -0.5])
+@pytest.mark.parametrize("value", [0, -1])
 def test_make_options_rejects_non_positive(name: str, value: float) -> None:
     with pytest.raises(ValueError, match=name):
+        make_options("ws://h/", **{name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+def test_make_options_rejects_negative_fractions_and_infinity(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        make_options("ws://h/", **{name: -0.5})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=f"{name} must be finite"):
+        make_options("ws://h/", **{name: float("inf")})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", SIZES)
+@pytest.mark.parametrize("value", [1.5, 0.5, -0.5, 16.0, float("inf"), float("nan")])
+def test_make_options_sizes_and_counts_must_be_ints(name: str, value: float) -> None:
+    # issue 9 #12/#14: max_queue=1.5 and max_message_size=0.5 were accepted.
+    with pytest.raises(TypeError, match=f"{name} must be an int"):
         make_options("ws://h/", **{name: value})  # type: ignore[arg-type]
 
 
@@ -58,7 +77,7 @@ def test_make_options_rejects_none_for_required_numbers(name: str) -> None:
         make_options("ws://h/", **{name: None})  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", NUMERIC)
+@pytest.mark.parametrize("name", DURATIONS)
 def test_make_options_rejects_nan(name: str) -> None:
     with pytest.raises(ValueError):
         make_options("ws://h/", **{name: float("nan")})  # type: ignore[arg-type]
