@@ -143,7 +143,7 @@ def build_request(
         try:
             check_header(name, value, "header")
         except (TypeError, ValueError) as exc:
-            raise InvalidHeader(str(exc)) from None
+            raise InvalidHeader(str(exc)) from exc
         lines.append(f"{name}: {value}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 

@@ -142,7 +142,7 @@ def _host_and_port(text: str, default_port: int) -> tuple[str, int] | str:
             return "invalid IPv6 address"
         port_text = after[1:]
     else:
-        host, _, port_text = text.partition(":") if ":" in text else (text, "", "")
+        host, _, port_text = text.partition(":")
         if ":" in port_text:
             return "invalid host (an IPv6 address must be in brackets)"
         ascii_host = _ascii_host(host)
@@ -150,6 +150,8 @@ def _host_and_port(text: str, default_port: int) -> tuple[str, int] | str:
             return "invalid host name" if host else "no host"
         host = ascii_host
     if not port_text:
+        if text.endswith(":"):  # "ws://user:/pa@ss@host/" would go to "user"
+            return "the port is empty"
         return host, default_port
     if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) <= 65535:
         return "the port must be a number from 1 to 65535"
