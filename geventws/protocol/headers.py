@@ -125,8 +125,10 @@ def check_headers(items: object, option: str = "headers") -> Headers:
             f"{option} must be a mapping or (name, value) pairs, not a {type(items).__name__}: "
             f"pass {{'Cookie': '...'}} rather than 'Cookie: ...'"
         )
-    if isinstance(items, Mapping):
-        pairs: list[object] = list(items.items())
+    if isinstance(items, Headers):
+        pairs: list[object] = list(items.raw_items())  # keeps repeated names apart
+    elif isinstance(items, Mapping):
+        pairs = list(items.items())
     elif isinstance(items, Iterable):
         pairs = list(items)
     else:

@@ -72,6 +72,8 @@ def test_check_headers_accepts_mappings_pairs_and_none() -> None:
     assert check_headers([("A", "1"), ["a", "2"]]).get_all("a") == ["1", "2"]
     assert check_headers(iter([("A", "é")])).raw_items() == [("A", "é")]
     assert len(check_headers(None)) == 0
+    repeated = Headers([("Cookie", "a=1"), ("cookie", "b=2")])
+    assert check_headers(repeated).raw_items() == repeated.raw_items()
 
 
 @pytest.mark.parametrize("bad", ["Cookie: x", b"Cookie: x", 5, ["Cookie: x"], [("A", "1", "2")], [("A",)]])
