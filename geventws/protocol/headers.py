@@ -84,9 +84,12 @@ class Headers(MutableMapping[str, str]):
         return f"Headers({redact(self._items)!r})"
 
 
-def redact(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Return ``items`` with the values of secret headers replaced by ``"***"``."""
-    return [(n, "***" if n.lower() in SECRET_HEADERS else v) for n, v in items]
+def redact(items: Iterable[tuple[str, str]], secret: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """Return ``items`` with the values of secret headers replaced by ``"***"``:
+    :data:`SECRET_HEADERS` and the names in ``secret`` (any case), e.g. the
+    ``redirect_strip_headers`` option, which names the user's secrets."""
+    hidden = SECRET_HEADERS | {name.lower() for name in secret}
+    return [(n, "***" if n.lower() in hidden else v) for n, v in items]
 
 
 # RFC 9110 §5.6.2: a token (header names, subprotocols).

@@ -115,3 +115,8 @@ def test_check_headers_refuses_bad_names_and_values(
 def test_is_token() -> None:
     assert is_token("chat") and is_token("v2.json") and is_token("X-Api-Key")
     assert not any(is_token(t) for t in ["", "a b", "a,b", "a/b", "é", None, 5])
+
+
+def test_redact_also_hides_extra_names() -> None:
+    items = [("X-Api-Key", "k3y"), ("Cookie", "c"), ("X-Other", "o")]
+    assert redact(items, {"x-api-key"}) == [("X-Api-Key", "***"), ("Cookie", "***"), ("X-Other", "o")]
