@@ -113,7 +113,7 @@ def _parse(url: str) -> WebSocketURI | str:
     address = _host_and_port(host_port, 443 if secure else 80)
     if isinstance(address, str):
         if "@" in target:
-            address += " (in a password, '/', '?', '#' and '@' must be percent-encoded)"
+            address += " (in a user name or password, '/', '?', '#' and '@' must be percent-encoded)"
         return address
     resource = _request_target(target)
     if resource is None:
