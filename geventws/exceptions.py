@@ -4,6 +4,7 @@ Every exception has one root, :class:`WebSocketError`::
 
     WebSocketError
     ├── InvalidURL                  (also a ValueError)
+    ├── InvalidHeader               (also a ValueError) – headers from a ``headers`` callable are unusable
     ├── InvalidMessage              (also a ValueError) – a payload that cannot be sent as asked
     ├── ConnectError                – the connection could not be opened
     │   ├── OpenTimeout             (also a TimeoutError) – open_timeout expired
@@ -34,6 +35,7 @@ __all__ = [
     "ConnectionClosedError",
     "ConnectionClosedOK",
     "HandshakeError",
+    "InvalidHeader",
     "InvalidMessage",
     "InvalidURL",
     "MessageTooBig",
@@ -51,13 +53,43 @@ class WebSocketError(Exception):
 
 
 class InvalidURL(WebSocketError, ValueError):
-    """The URL is not a usable ``ws://`` or ``wss://`` URL."""
+    """The URL is not a usable ``ws://`` or ``wss://`` URL.
+
+    Neither the message nor ``url`` holds any part of the URL's credentials,
+    however malformed the URL (see :func:`hide_userinfo`).
+    """
 
     def __init__(self, url: str, msg: str) -> None:
-        # Credentials in the URL never reach a message or a log.
-        shown = re.sub(r"(?<=://)[^/@]*@", "***@", url)
+        shown = hide_userinfo(url)
         super().__init__(f"{shown!r}: {msg}")
-        self.url = url
+        self.url = shown
+
+
+class InvalidHeader(WebSocketError, ValueError):
+    """A handshake header cannot be sent: a bad name, a value with CR, LF or
+    NUL, or headers that are not a mapping or pairs. Raised when a ``headers``
+    callable returns such headers (the check's error is chained); header values
+    never appear in the message."""
+
+
+# A scheme we know, so that "alice:pw@host" (no scheme) is not taken for one.
+_KNOWN_SCHEME = re.compile(r"\s*(?:wss?|https?):/*", re.IGNORECASE)
+
+
+def hide_userinfo(url: str) -> str:
+    """``url`` with everything between the scheme and the last ``@`` replaced by ``***``.
+
+    Meant for URLs that may be malformed, where the credentials cannot be told
+    apart from the rest: a password may hold ``/``, ``?``, ``#`` or ``@``, so
+    the last ``@`` anywhere is the only safe end. May hide more than the
+    credentials (an ``@`` in the path), never less.
+    """
+    at = url.rfind("@")
+    if at < 0:
+        return url
+    scheme = _KNOWN_SCHEME.match(url)
+    start = scheme.end() if scheme is not None and scheme.end() <= at else 0
+    return url[:start] + "***" + url[at:]
 
 
 class InvalidMessage(WebSocketError, ValueError):

@@ -9,12 +9,16 @@ The delays, for attempt ``n`` (1 = the first reconnect after a drop)::
     n == 1:  uniform(0, first_delay)                        (RFC 6455 §7.2.3)
     n >= 2:  min(max_delay, min_delay * factor ** (n - 2)) * uniform(1 - jitter, 1)
 
-and never less than a server's ``Retry-After``.
+and never less than a server's ``Retry-After``, itself cut to ``max_delay``
+(``inf``, ``1e12``, a date years ahead: a server cannot hold a client forever).
+No wait reaches past ``max_elapsed``: the last one ends at that deadline.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import email.utils
+import math
 import random
 import ssl
 import time
@@ -23,6 +27,7 @@ from typing import NamedTuple
 
 from ..exceptions import (
     HandshakeError,
+    InvalidHeader,
     InvalidMessage,
     InvalidURL,
     TLSError,
@@ -43,20 +48,37 @@ class Verdict(NamedTuple):
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-def retry_after(error: HandshakeError) -> float:
-    """The ``Retry-After`` of a rejected handshake in seconds (0 if absent or a date)."""
-    value = error.headers.get("Retry-After", "") if error.headers else ""
+def retry_after(error: HandshakeError, now: Callable[[], float] = time.time) -> float:
+    """The ``Retry-After`` of a rejected handshake in seconds, from now.
+
+    Either delay-seconds or an HTTP-date (RFC 9110 §10.2.3); 0 when absent,
+    unreadable, negative, NaN or a date in the past. May be ``inf``: the caller
+    bounds it (:class:`Backoff` cuts it to ``max_delay``). ``now`` is the wall
+    clock that HTTP-dates are measured against.
+    """
+    value = (error.headers.get("Retry-After", "") if error.headers else "").strip()
     try:
-        return max(float(value.strip()), 0.0)
+        seconds = float(value)
     except ValueError:
+        seconds = _seconds_until(value, now)
+    return seconds if seconds > 0 else 0.0  # NaN > 0 is False
+
+
+def _seconds_until(http_date: str, now: Callable[[], float]) -> float:
+    try:
+        when = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return 0.0
+    if when.tzinfo is None:  # "-0000": RFC 9110 dates are in GMT
+        return 0.0
+    return when.timestamp() - now()
 
 
 def default_classifier(error: WebSocketError | None) -> Verdict:
     """Retry network failures, timeouts, drops and 5xx/408/425/429 (honouring
     ``Retry-After``); give up on other HTTP statuses (401, 403, 404…), on a
     handshake the server answered wrongly, on certificate failures and on bad
-    URLs or payloads. ``None`` means the connection was open and closed."""
+    URLs, headers or payloads. ``None`` means the connection was open and closed."""
     if error is None:
         return Verdict(True)
     if isinstance(error, HandshakeError):
@@ -65,7 +87,7 @@ def default_classifier(error: WebSocketError | None) -> Verdict:
         return Verdict(error.status == 0)  # 0: the connection broke mid-handshake
     if isinstance(error, TLSError):
         return Verdict(not isinstance(error.__cause__, ssl.SSLCertVerificationError))
-    if isinstance(error, (InvalidURL, InvalidMessage)):
+    if isinstance(error, (InvalidURL, InvalidHeader, InvalidMessage)):
         return Verdict(False)
     return Verdict(True)  # refused, DNS, timeouts, drops, ping timeouts, protocol errors
 
@@ -170,9 +192,19 @@ class Backoff:
         if policy.max_elapsed is not None and now - self._run_started >= policy.max_elapsed:
             return None
         self.attempt += 1
-        return max(policy.delay(self.attempt, self._rng), verdict.not_before)
+        delay = max(policy.delay(self.attempt, self._rng), _bounded(verdict.not_before, policy.max_delay))
+        if policy.max_elapsed is not None:
+            delay = min(delay, self._run_started + policy.max_elapsed - now)
+        return delay
 
     def reset(self) -> None:
         """Start the sequence over (as after a connection that stayed open)."""
         self.attempt = 0
         self._run_started = None
+
+
+def _bounded(not_before: float, max_delay: float) -> float:
+    """A server's (or classifier's) earliest retry, within ``[0, max_delay]``."""
+    if math.isnan(not_before) or not_before <= 0:
+        return 0.0
+    return min(not_before, max_delay)

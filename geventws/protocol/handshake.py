@@ -11,11 +11,13 @@ import base64
 import dataclasses
 import hashlib
 import os
+import re
 import urllib.parse
 from collections.abc import Sequence
 
-from ..exceptions import HandshakeError
-from .headers import Headers
+from ..exceptions import HandshakeError, InvalidHeader, InvalidURL
+from .headers import Headers, check_header, is_token
+from .redirects import DEFAULT_MAX_REDIRECTS, same_origin
 from .uri import WebSocketURI, parse_uri
 
 __all__ = [
@@ -26,18 +28,23 @@ __all__ = [
     "check_response",
     "new_key",
     "parse_response",
+    "redirect_target",
+    "subprotocol_offer",
+    "too_many_redirects",
 ]
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 #: Statuses after which the client follows ``Location``.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-#: How many redirects one connection attempt follows.
-MAX_REDIRECTS = 3
+#: How many redirects one connection attempt follows by default (the ``max_redirects`` option).
+MAX_REDIRECTS = DEFAULT_MAX_REDIRECTS
 
 # Headers the handshake sets itself; a user's header of the same name replaces
 # ours only where that makes sense (Host, Origin), never for the protocol ones.
 _PROTOCOL_HEADERS = frozenset({"upgrade", "connection", "sec-websocket-key", "sec-websocket-version"})
+# What a request target may hold once percent-encoded: visible ASCII, no space.
+_REQUEST_TARGET = re.compile(r"/[!-~]*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +82,23 @@ def basic_auth(user: str, password: str | None) -> str:
     return "Basic " + base64.b64encode(token).decode("ascii")
 
 
+def subprotocol_offer(headers: Headers, subprotocols: Sequence[str]) -> tuple[Headers, tuple[str, ...]]:
+    """Move a ``Sec-WebSocket-Protocol`` header of the user's into the offer.
+
+    Workerman has no subprotocol option, so its users set the header; it is
+    taken as the offer (after ``subprotocols``, without repeats). Returns the
+    headers without it and the whole offer. Raises :class:`InvalidHeader` for
+    a value that is not a comma-separated list of tokens.
+    """
+    offered = [p.strip() for v in headers.get_all("Sec-WebSocket-Protocol") for p in v.split(",")]
+    if not offered:
+        return headers, tuple(subprotocols)
+    if not all(is_token(p) for p in offered):
+        raise InvalidHeader("headers: Sec-WebSocket-Protocol must be a comma-separated list of tokens")
+    rest = Headers([(n, v) for n, v in headers.raw_items() if n.lower() != "sec-websocket-protocol"])
+    return rest, tuple(dict.fromkeys([*subprotocols, *offered]))
+
+
 def build_request(
     uri: WebSocketURI,
     key: str,
@@ -86,14 +110,23 @@ def build_request(
     """The bytes of the upgrade request for ``uri``.
 
     ``headers`` are the user's extra headers; they may replace ``Host``,
-    ``Origin`` and ``Authorization`` but not the protocol headers.
+    ``Origin`` and ``Authorization`` but not the protocol headers; a
+    ``Sec-WebSocket-Protocol`` among them joins the offer (see
+    :func:`subprotocol_offer`). Never builds a malformed request: raises
+    :class:`InvalidURL` for a request target and :class:`InvalidHeader` for a
+    header that cannot be sent as they are.
     """
+    if not _REQUEST_TARGET.fullmatch(uri.resource):
+        raise InvalidURL(str(uri), "the request target is not percent-encoded ASCII")
+    headers, subprotocols = subprotocol_offer(headers, subprotocols)
     request = Headers([("Host", uri.host_header)])
     if origin is not None:
         request["Origin"] = origin
     if uri.user is not None:
         request["Authorization"] = basic_auth(uri.user, uri.password)
     if subprotocols:
+        if not all(is_token(p) for p in subprotocols):
+            raise InvalidHeader("subprotocols must be HTTP tokens")
         request["Sec-WebSocket-Protocol"] = ", ".join(subprotocols)
     for name, value in headers.raw_items():
         if name.lower() in _PROTOCOL_HEADERS:
@@ -107,14 +140,12 @@ def build_request(
     request.add("Sec-WebSocket-Version", "13")
     lines = [f"GET {uri.resource} HTTP/1.1"]
     for name, value in request.raw_items():
-        _check_header(name, value)
+        try:
+            check_header(name, value, "header")
+        except (TypeError, ValueError) as exc:
+            raise InvalidHeader(str(exc)) from exc
         lines.append(f"{name}: {value}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-
-
-def _check_header(name: str, value: str) -> None:
-    if not name or any(c in name for c in ":\r\n \t") or any(c in value for c in "\r\n"):
-        raise ValueError(f"invalid header: {name!r}")
 
 
 def parse_response(raw: bytes) -> Response:
@@ -179,7 +210,7 @@ def redirect_target(uri: WebSocketURI, response: Response) -> WebSocketURI | Non
     ``Location`` may be relative, ``ws(s)://`` or ``http(s)://``. Raises
     :class:`HandshakeError` for a missing or bad ``Location`` and for a
     redirect from ``wss://`` to ``ws://``. Credentials from the URL are kept
-    only when the host stays the same.
+    only when the origin (scheme, host and port) stays the same.
     """
     if response.status not in REDIRECT_STATUSES:
         return None
@@ -200,6 +231,16 @@ def redirect_target(uri: WebSocketURI, response: Response) -> WebSocketURI | Non
         raise fail(f"HTTP {response.status} redirect to an invalid URL: {exc}") from exc
     if uri.secure and not new.secure:
         raise fail(f"refusing a redirect from wss:// to ws:// ({new})")
-    if (new.host, new.port) == (uri.host, uri.port) and new.user is None:
+    if same_origin(uri, new) and new.user is None:
         new = WebSocketURI(new.secure, new.host, new.port, new.resource, uri.user, uri.password)
     return new
+
+
+def too_many_redirects(response: Response, max_redirects: int) -> HandshakeError:
+    """The error for a redirect past ``max_redirects`` (0: redirects are not
+    followed); it carries the redirect's status, headers and body."""
+    if max_redirects == 0:
+        msg = f"HTTP {response.status} redirect not followed (max_redirects=0)"
+    else:
+        msg = f"HTTP {response.status}: more than {max_redirects} redirects"
+    return HandshakeError(msg, response.status, response.headers, response.body)

@@ -1,10 +1,19 @@
-"""HTTP headers: a case-insensitive multi-dict and secret redaction."""
+"""HTTP headers: a case-insensitive multi-dict, checks, and secret redaction."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 
-__all__ = ["SECRET_HEADERS", "Headers", "HeadersLike", "redact"]
+__all__ = [
+    "SECRET_HEADERS",
+    "Headers",
+    "HeadersLike",
+    "check_header",
+    "check_headers",
+    "is_token",
+    "redact",
+]
 
 #: Header names whose values are never logged.
 SECRET_HEADERS = frozenset(
@@ -75,6 +84,65 @@ class Headers(MutableMapping[str, str]):
         return f"Headers({redact(self._items)!r})"
 
 
-def redact(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Return ``items`` with the values of secret headers replaced by ``"***"``."""
-    return [(n, "***" if n.lower() in SECRET_HEADERS else v) for n, v in items]
+def redact(items: Iterable[tuple[str, str]], secret: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """Return ``items`` with the values of secret headers replaced by ``"***"``:
+    :data:`SECRET_HEADERS` and the names in ``secret`` (any case), e.g. the
+    ``redirect_strip_headers`` option, which names the user's secrets."""
+    hidden = SECRET_HEADERS | {name.lower() for name in secret}
+    return [(n, "***" if n.lower() in hidden else v) for n, v in items]
+
+
+# RFC 9110 §5.6.2: a token (header names, subprotocols).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Control characters other than HTAB cannot appear in a field value (§5.5).
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def is_token(text: object) -> bool:
+    """Whether ``text`` is a non-empty HTTP token (RFC 9110 §5.6.2)."""
+    return isinstance(text, str) and _TOKEN.fullmatch(text) is not None
+
+
+def check_header(name: object, value: object, option: str = "headers") -> None:
+    """Raise :class:`TypeError` or :class:`ValueError` (naming ``option``) unless
+    ``name: value`` can be sent. The value is never quoted: it may be a secret."""
+    if not isinstance(name, str):
+        raise TypeError(f"{option}: a header name must be a str, not {type(name).__name__}")
+    if not is_token(name):
+        raise ValueError(f"{option}: {name!r} is not a valid header name")
+    if not isinstance(value, str):
+        raise TypeError(f"{option}: the value of {name!r} must be a str, not {type(value).__name__}")
+    if _BAD_VALUE.search(value):
+        raise ValueError(f"{option}: the value of {name!r} contains CR, LF, NUL or another control character")
+
+
+def check_headers(items: object, option: str = "headers") -> Headers:
+    """Check user headers (a mapping or ``(name, value)`` pairs) and return them.
+
+    Raises :class:`TypeError` or :class:`ValueError` naming ``option``.
+    """
+    if items is None:
+        return Headers()
+    if isinstance(items, (str, bytes, bytearray)):
+        raise TypeError(
+            f"{option} must be a mapping or (name, value) pairs, not a {type(items).__name__}: "
+            f"pass {{'Cookie': '...'}} rather than 'Cookie: ...'"
+        )
+    if isinstance(items, Headers):
+        pairs: list[object] = list(items.raw_items())  # keeps repeated names apart
+    elif isinstance(items, Mapping):
+        pairs = list(items.items())
+    elif isinstance(items, Iterable):
+        pairs = list(items)
+    else:
+        raise TypeError(f"{option} must be a mapping or (name, value) pairs, not {type(items).__name__}")
+    headers = Headers()
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(
+                f"{option} must be a mapping or (name, value) pairs; got an item of {type(pair).__name__}"
+            )
+        name, value = pair
+        check_header(name, value, option)
+        headers.add(name, value)
+    return headers

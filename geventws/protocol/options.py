@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal, TypedDict
 
+from ..exceptions import InvalidHeader, InvalidURL
 from .backoff import ReconnectPolicy
-from .headers import Headers, HeadersLike
+from .handshake import subprotocol_offer
+from .headers import Headers, HeadersLike, check_header, check_headers, is_token
+from .redirects import DEFAULT_MAX_REDIRECTS, DEFAULT_REDIRECT_STRIP_HEADERS, check_strip_headers
 from .uri import WebSocketURI, parse_uri
 
 if TYPE_CHECKING:
@@ -25,6 +29,8 @@ __all__ = [
     "DEFAULT_PING_INTERVAL",
     "DEFAULT_PING_TIMEOUT",
     "DEFAULT_MAX_SEND_BUFFER_SIZE",
+    "DEFAULT_MAX_REDIRECTS",
+    "DEFAULT_REDIRECT_STRIP_HEADERS",
     "SendBufferPolicy",
     "ConnectOptions",
     "Options",
@@ -79,19 +85,37 @@ class Options:
     max_send_buffer_size: int | None = DEFAULT_MAX_SEND_BUFFER_SIZE
     max_send_buffer_messages: int | None = None
     send_buffer_policy: SendBufferPolicy = "fail"
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    redirect_strip_headers: frozenset[str] = DEFAULT_REDIRECT_STRIP_HEADERS
 
     def resolve_uri(self) -> WebSocketURI:
-        """The URL to use for the next attempt (calls ``url`` if it is a callable)."""
+        """The URL to use for the next attempt (calls ``url`` if it is a callable).
+
+        Raises :class:`~geventws.InvalidURL` (never retried by the default
+        classifier) if the callable returns something that is not a usable URL.
+        """
         if self.uri is not None:
             return self.uri
         assert callable(self.url)
-        return parse_uri(self.url())
+        url = self.url()
+        if not isinstance(url, str):
+            raise InvalidURL(f"<{type(url).__name__}>", "the url callable must return a str")
+        return parse_uri(url)
 
     def resolve_headers(self) -> Headers:
-        """The headers for the next attempt (calls ``headers`` if it is a callable)."""
+        """The headers for the next attempt (calls ``headers`` if it is a callable).
+
+        Raises :class:`~geventws.InvalidHeader` (never retried by the default
+        classifier), with the check's error chained, if the callable returns
+        headers that cannot be sent.
+        """
         if isinstance(self.headers, Headers):
             return self.headers
-        return Headers(self.headers())
+        items = self.headers()
+        try:
+            return check_headers(items, "the headers callable's result")
+        except (TypeError, ValueError) as exc:
+            raise InvalidHeader(f"unusable headers: {exc}") from exc
 
 
 class ConnectOptions(TypedDict, total=False):
@@ -114,6 +138,8 @@ class ConnectOptions(TypedDict, total=False):
     max_send_buffer_size: int | None
     max_send_buffer_messages: int | None
     send_buffer_policy: SendBufferPolicy
+    max_redirects: int
+    redirect_strip_headers: Collection[str]
 
 
 def make_options(
@@ -136,14 +162,17 @@ def make_options(
     max_send_buffer_size: int | None = DEFAULT_MAX_SEND_BUFFER_SIZE,
     max_send_buffer_messages: int | None = None,
     send_buffer_policy: SendBufferPolicy = "fail",
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    redirect_strip_headers: Collection[str] = DEFAULT_REDIRECT_STRIP_HEADERS,
 ) -> Options:
     """Check every option and return them as :class:`Options`.
 
     - ``url``: a ``ws://``/``wss://`` URL, or a callable returning one, called
       before every attempt.
     - ``headers``: extra handshake headers (a mapping or ``(name, value)``
-      pairs), or a callable returning them, called before every attempt (to
-      refresh tokens).
+      pairs of str), or a callable returning them, called before every attempt
+      (to refresh tokens). A ``Sec-WebSocket-Protocol`` header is taken as the
+      subprotocol offer, added to ``subprotocols``.
     - ``ping_interval``: seconds between keepalive pings; ``None``: no pings.
     - ``ping_timeout``: seconds to wait for the pong before the connection is
       declared dead; ``None``: never.
@@ -159,7 +188,7 @@ def make_options(
     - ``max_queue``: messages held for :meth:`recv` before reading stops.
     - ``max_response_head``: bytes of handshake response head accepted.
     - ``origin``: the ``Origin`` header; ``subprotocols``: offered in
-      ``Sec-WebSocket-Protocol``.
+      ``Sec-WebSocket-Protocol`` (HTTP tokens).
     - ``reconnect``: a :class:`~geventws.ReconnectPolicy`; ``None`` (default):
       only explicit ``reconnect(delay)`` calls, as in Workerman.
     - ``limiter``: a :class:`~geventws.HandshakeLimiter` shared by connections.
@@ -168,16 +197,17 @@ def make_options(
     - ``send_buffer_policy``: when the outbox is full, ``"fail"`` raises
       :class:`~geventws.SendBufferFull`, ``"drop_oldest"`` drops (and reports)
       the oldest queued message, ``"block"`` waits for room.
+    - ``max_redirects``: redirects followed per attempt; 0: a redirect is a
+      :class:`~geventws.HandshakeError` with its status.
+    - ``redirect_strip_headers``: header names (any case) dropped on a redirect
+      to another scheme, host or port; default ``Authorization``, ``Cookie``,
+      ``Proxy-Authorization``.
 
-    Raises :class:`~geventws.InvalidURL` for a bad URL and :class:`ValueError`
-    or :class:`TypeError` for a bad option.
+    Sizes and counts must be ``int``, durations ``int`` or ``float`` (finite);
+    ``bool`` is refused for both. Raises :class:`~geventws.InvalidURL` for a bad
+    URL and :class:`TypeError` or :class:`ValueError` naming a bad option.
     """
-    if callable(url):
-        uri = None
-    elif isinstance(url, str):
-        uri = parse_uri(url)
-    else:
-        raise TypeError(f"url must be a str or a callable, not {type(url).__name__}")
+    uri = _check_url(url)
     for name, value in (
         ("ping_interval", ping_interval),
         ("ping_timeout", ping_timeout),
@@ -185,32 +215,22 @@ def make_options(
         ("close_timeout", close_timeout),
     ):
         _check_positive(name, value)
-    if websocket_type not in (None, BINARY_TYPE_BLOB, BINARY_TYPE_ARRAYBUFFER):
-        raise ValueError(
-            "websocket_type must be BINARY_TYPE_BLOB, BINARY_TYPE_ARRAYBUFFER or None, "
-            f"not {websocket_type!r}"
-        )
-    if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-        raise TypeError("ssl_context must be an ssl.SSLContext")
-    if ssl_context is not None and uri is not None and not uri.secure:
-        raise ValueError("ssl_context is only for wss:// URLs")
-    _check_positive("max_message_size", max_message_size)
-    _check_positive("max_queue", max_queue, allow_none=False)
-    _check_positive("max_response_head", max_response_head, allow_none=False)
-    if isinstance(subprotocols, str):
-        raise TypeError("subprotocols must be a sequence of str, not a str")
-    if reconnect is not None and not isinstance(reconnect, ReconnectPolicy):
-        raise TypeError("reconnect must be a ReconnectPolicy or None")
-    _check_positive("max_send_buffer_size", max_send_buffer_size)
-    _check_positive("max_send_buffer_messages", max_send_buffer_messages)
-    if send_buffer_policy not in SEND_BUFFER_POLICIES:
-        raise ValueError(
-            f"send_buffer_policy must be one of {SEND_BUFFER_POLICIES}, not {send_buffer_policy!r}"
-        )
+    for name, value in (
+        ("max_message_size", max_message_size),
+        ("max_queue", max_queue),
+        ("max_response_head", max_response_head),
+        ("max_send_buffer_size", max_send_buffer_size),
+        ("max_send_buffer_messages", max_send_buffer_messages),
+    ):
+        _check_positive(name, value, integer=True, allow_none=name not in ("max_queue", "max_response_head"))
+    _check_count("max_redirects", max_redirects)
+    _check_choices(websocket_type, send_buffer_policy)
+    _check_objects(uri, ssl_context, reconnect, limiter)
+    checked_headers, offer = _check_handshake_headers(headers, origin, subprotocols)
     return Options(
         url=url,
         uri=uri,
-        headers=headers if callable(headers) else Headers(headers),
+        headers=checked_headers,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         websocket_type=websocket_type,
@@ -221,19 +241,87 @@ def make_options(
         max_queue=max_queue,
         max_response_head=max_response_head,
         origin=origin,
-        subprotocols=tuple(subprotocols),
+        subprotocols=offer,
         reconnect=reconnect,
         limiter=limiter,
         max_send_buffer_size=max_send_buffer_size,
         max_send_buffer_messages=max_send_buffer_messages,
         send_buffer_policy=send_buffer_policy,
+        max_redirects=max_redirects,
+        redirect_strip_headers=check_strip_headers(redirect_strip_headers),
     )
 
 
-def _check_positive(name: str, value: float | None, *, allow_none: bool = True) -> None:
+def _check_url(url: object) -> WebSocketURI | None:
+    if callable(url):
+        return None
+    if isinstance(url, str):
+        return parse_uri(url)
+    raise TypeError(f"url must be a str or a callable, not {type(url).__name__}")
+
+
+def _check_positive(name: str, value: object, *, integer: bool = False, allow_none: bool = True) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number{' or None' if allow_none else ''}, not {value!r}")
+    kind = "an int" if integer else "a number"
+    wrong_type = isinstance(value, bool) or (integer and isinstance(value, float))
+    if wrong_type or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be {kind}{' or None' if allow_none else ''}, not {value!r}")
     if not value > 0:  # also rejects NaN
         raise ValueError(f"{name} must be positive{' or None' if allow_none else ''}, not {value!r}")
+    if math.isinf(value):
+        raise ValueError(f"{name} must be finite{' (None: no limit)' if allow_none else ''}, not {value!r}")
+
+
+def _check_count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more, not {value!r}")
+
+
+def _check_choices(websocket_type: object, send_buffer_policy: object) -> None:
+    if websocket_type not in (None, BINARY_TYPE_BLOB, BINARY_TYPE_ARRAYBUFFER):
+        raise ValueError(
+            "websocket_type must be BINARY_TYPE_BLOB, BINARY_TYPE_ARRAYBUFFER or None, "
+            f"not {websocket_type!r}"
+        )
+    if send_buffer_policy not in SEND_BUFFER_POLICIES:
+        raise ValueError(
+            f"send_buffer_policy must be one of {SEND_BUFFER_POLICIES}, not {send_buffer_policy!r}"
+        )
+
+
+def _check_objects(uri: WebSocketURI | None, ssl_context: object, reconnect: object, limiter: object) -> None:
+    if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+        raise TypeError(f"ssl_context must be an ssl.SSLContext or None, not {type(ssl_context).__name__}")
+    if ssl_context is not None and uri is not None and not uri.secure:
+        raise ValueError("ssl_context is only for wss:// URLs")
+    if reconnect is not None and not isinstance(reconnect, ReconnectPolicy):
+        raise TypeError(f"reconnect must be a ReconnectPolicy or None, not {type(reconnect).__name__}")
+    # Duck-typed: importing HandshakeLimiter would bring gevent into this layer.
+    if limiter is not None and not callable(getattr(limiter, "slot", None)):
+        raise TypeError(f"limiter must be a HandshakeLimiter or None, not {type(limiter).__name__}")
+
+
+def _check_handshake_headers(
+    headers: object, origin: object, subprotocols: object
+) -> tuple[Headers | Callable[[], HeadersLike], tuple[str, ...]]:
+    """The checked headers and the subprotocol offer (a ``Sec-WebSocket-Protocol``
+    header moved into it)."""
+    if origin is not None:
+        if not isinstance(origin, str):
+            raise TypeError(f"origin must be a str or None, not {type(origin).__name__}")
+        check_header("Origin", origin, "origin")
+    if isinstance(subprotocols, (str, bytes)) or not isinstance(subprotocols, Iterable):
+        raise TypeError(f"subprotocols must be a sequence of str, not {type(subprotocols).__name__}")
+    offer = tuple(subprotocols)
+    for protocol in offer:
+        if not isinstance(protocol, str):
+            raise TypeError(f"subprotocols must hold str, not {type(protocol).__name__}")
+        if not is_token(protocol):
+            raise ValueError(f"subprotocols: {protocol!r} is not a valid subprotocol (an HTTP token)")
+    if callable(headers):
+        return headers, tuple(dict.fromkeys(offer))
+    checked, offer = subprotocol_offer(check_headers(headers), offer)
+    return checked, tuple(dict.fromkeys(offer))

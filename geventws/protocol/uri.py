@@ -1,21 +1,50 @@
-"""Parsing ``ws://`` and ``wss://`` URLs."""
+"""Parsing ``ws://`` and ``wss://`` URLs, and showing them without credentials.
+
+The parser is written out rather than left to :func:`urllib.parse.urlsplit`,
+which silently drops CR, LF and TAB and whose error messages echo parts of the
+URL (a password included). Its rules:
+
+- control characters anywhere are refused, before anything is split;
+- the host becomes ASCII: a non-ASCII name is encoded with IDNA (punycode),
+  the form used for DNS, TLS SNI and ``Host``; an IPv6 address must be in
+  brackets and valid;
+- the path and query are percent-encoded where RFC 3986 requires it (spaces,
+  non-ASCII as UTF-8, ``"<>\\^`{|}`` and a ``%`` not followed by two hex
+  digits), so the request line is always well formed; valid ``%XX`` are kept;
+- the credentials (``ws://user:pass@host/``) live only in ``user`` and
+  ``password``, never in ``str()``, ``repr()``, or an error message.
+
+A password holding ``/``, ``?``, ``#`` or ``@`` must be percent-encoded, as RFC
+3986 requires: ``wss://stream.example:9443/ws/btcusdt@trade`` is a valid URL
+with an ``@`` in its path, not a user ``stream.example`` with a password.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import re
 import urllib.parse
 
-from ..exceptions import InvalidURL
+from ..exceptions import InvalidURL, hide_userinfo
 
-__all__ = ["WebSocketURI", "parse_uri"]
+__all__ = ["WebSocketURI", "parse_uri", "redact_url"]
+
+# RFC 3986 gen-delims and sub-delims (python-websockets keeps the same set);
+# the unreserved characters are always kept by urllib.parse.quote.
+_SAFE = ":/?#[]@!$&'()*+,;="
+_ESCAPE = re.compile(r"(%[0-9A-Fa-f]{2})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_HOST_NAME = re.compile(r"[a-z0-9_.-]+")
 
 
 @dataclasses.dataclass(frozen=True)
 class WebSocketURI:
     """A parsed WebSocket URL.
 
-    ``resource`` is the request target (path and query), ``user`` and
-    ``password`` the credentials given in the URL, if any.
+    ``host`` is ASCII (IDNA for an international name, without brackets for
+    IPv6); ``resource`` is the request target (path and query), percent-encoded;
+    ``user`` and ``password`` the credentials given in the URL, if any.
     """
 
     secure: bool
@@ -38,26 +67,122 @@ class WebSocketURI:
 
 
 def parse_uri(url: str) -> WebSocketURI:
-    """Parse and check ``url``; raise :class:`InvalidURL` if it is not usable."""
+    """Parse and check ``url``; raise :class:`InvalidURL` if it is not usable.
+
+    The error has no cause chained: a lower-level message could quote the URL.
+    """
     if not isinstance(url, str):
-        raise InvalidURL(repr(url), "the URL must be a str")
+        raise InvalidURL(f"<{type(url).__name__}>", "the URL must be a str")
+    parsed = _parse(url)
+    if isinstance(parsed, str):
+        raise InvalidURL(url, parsed)
+    return parsed
+
+
+def redact_url(url: str) -> str:
+    """``url`` as given, with its credentials replaced by ``***``: safe to show.
+
+    For a valid URL exactly the userinfo goes (``ws://***@host/p``); for a
+    malformed one everything up to the last ``@`` (see
+    :func:`~geventws.exceptions.hide_userinfo`).
+    """
+    if "@" not in url or isinstance(_parse(url), str):
+        return hide_userinfo(url)
+    scheme, sep, rest = url.partition("://")
+    authority_end = min((i for i in map(rest.find, "/?") if i >= 0), default=len(rest))
+    userinfo, at, _ = rest[:authority_end].rpartition("@")
+    if not at:
+        return url
+    return f"{scheme}{sep}***{rest[len(userinfo) :]}"
+
+
+def _parse(url: str) -> WebSocketURI | str:
+    """The parsed URL, or why it is not usable (a message quoting no part of it)."""
+    control = _CONTROL.search(url)
+    if control is not None:
+        return f"control character {control.group()!r} in the URL"
+    scheme, sep, rest = url.strip(" ").partition("://")
+    if not sep or scheme.lower() not in ("ws", "wss"):
+        return "the scheme must be ws:// or wss://"
+    authority_end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    authority, target = rest[:authority_end], rest[authority_end:]
+    if "#" in target:
+        return "a WebSocket URL cannot have a fragment"
+    userinfo, at, host_port = authority.rpartition("@")
+    secure = scheme.lower() == "wss"
+    address = _host_and_port(host_port, 443 if secure else 80)
+    if isinstance(address, str):
+        if "@" in target:
+            address += " (in a user name or password, '/', '?', '#' and '@' must be percent-encoded)"
+        return address
+    resource = _request_target(target)
+    if resource is None:
+        return "the path or query is not valid Unicode"
+    user, colon, password = userinfo.partition(":")
+    return WebSocketURI(
+        secure,
+        *address,
+        resource,
+        urllib.parse.unquote(user) if at and userinfo else None,
+        urllib.parse.unquote(password) if at and colon else None,
+    )
+
+
+def _host_and_port(text: str, default_port: int) -> tuple[str, int] | str:
+    """``(ascii host, port)`` from the ``host[:port]`` part, or what is wrong."""
+    if text.startswith("["):
+        host, bracket, after = text[1:].partition("]")
+        if not bracket or (after and not after.startswith(":")):
+            return "invalid IPv6 address (unbalanced brackets)"
+        if "%" in host:
+            return "IPv6 zone identifiers are not supported"
+        try:
+            host = str(ipaddress.IPv6Address(host))
+        except ValueError:
+            return "invalid IPv6 address"
+        port_text = after[1:]
+    else:
+        host, _, port_text = text.partition(":")
+        if ":" in port_text:
+            return "invalid host (an IPv6 address must be in brackets)"
+        ascii_host = _ascii_host(host)
+        if ascii_host is None:
+            return "invalid host name" if host else "no host"
+        host = ascii_host
+    if not port_text:
+        if text.endswith(":"):  # "ws://user:/pa@ss@host/" would go to "user"
+            return "the port is empty"
+        return host, default_port
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) <= 65535:
+        return "the port must be a number from 1 to 65535"
+    return host, int(port_text)
+
+
+def _ascii_host(host: str) -> str | None:
+    """The DNS form of a host name (IDNA for non-ASCII), or ``None`` if invalid."""
     try:
-        parts = urllib.parse.urlsplit(url.strip())
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidURL(url, str(exc)) from exc
-    if parts.scheme not in ("ws", "wss"):
-        raise InvalidURL(url, "the scheme must be ws:// or wss://")
-    if not parts.hostname:
-        raise InvalidURL(url, "no host")
-    if parts.fragment or "#" in url:
-        raise InvalidURL(url, "a WebSocket URL cannot have a fragment")
-    secure = parts.scheme == "wss"
-    if port is None:
-        port = 443 if secure else 80
-    resource = parts.path or "/"
-    if parts.query:
-        resource += "?" + parts.query
-    user = urllib.parse.unquote(parts.username) if parts.username is not None else None
-    password = urllib.parse.unquote(parts.password) if parts.password is not None else None
-    return WebSocketURI(secure, parts.hostname, port, resource, user, password)
+        host = urllib.parse.unquote(host, errors="strict")
+        if not host.isascii():
+            host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    host = host.lower()
+    return host if _HOST_NAME.fullmatch(host) else None
+
+
+def _request_target(target: str) -> str | None:
+    """Path and query percent-encoded where needed (``None``: not encodable)."""
+    path, _, query = target.partition("?")
+    try:
+        resource = _quote(path or "/")
+        if query:
+            resource += "?" + _quote(query)
+    except UnicodeEncodeError:  # lone surrogates
+        return None
+    return resource
+
+
+def _quote(text: str) -> str:
+    # Split out the valid %XX escapes and keep them; encode everything else.
+    pieces = _ESCAPE.split(text)
+    return "".join(p if i % 2 else urllib.parse.quote(p, safe=_SAFE) for i, p in enumerate(pieces))

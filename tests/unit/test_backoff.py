@@ -7,7 +7,8 @@ import ssl
 import pytest
 
 import geventws
-from geventws.protocol.backoff import Backoff, ReconnectPolicy, Verdict, default_classifier
+from geventws.exceptions import InvalidHeader
+from geventws.protocol.backoff import Backoff, ReconnectPolicy, Verdict, default_classifier, retry_after
 from geventws.protocol.headers import Headers
 
 
@@ -141,3 +142,71 @@ def test_policy_is_frozen_and_checked() -> None:
     for bad in ({"factor": 0.5}, {"jitter": 2}, {"max_attempts": 0}, {"first_delay": -1}):
         with pytest.raises(ValueError):
             ReconnectPolicy(**bad)  # type: ignore[arg-type]
+
+
+# -- issue 9 #7: a server's Retry-After cannot override the policy's bounds ------------------------
+
+
+@pytest.mark.parametrize("value", ["inf", "Infinity", "1e12", "1e400", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_retry_after_is_cut_to_max_delay(value: str) -> None:
+    backoff, _ = start(ReconnectPolicy(first_delay=0.5, min_delay=0.5, max_delay=1, jitter=0))
+    assert backoff.next_delay(handshake_error(503, **{"Retry-After": value})) == 1
+
+
+@pytest.mark.parametrize("value", ["nan", "-5", "-inf", "", "soon", "Thu, 01 Jan 1970 00:00:00 GMT", "3, 4"])
+def test_retry_after_that_says_nothing_useful_is_ignored(value: str) -> None:
+    backoff, _ = start(ReconnectPolicy(first_delay=0.5, jitter=0))
+    assert backoff.next_delay(handshake_error(503, **{"Retry-After": value})) == 0.5
+
+
+def test_retry_after_http_date_is_measured_on_the_injected_wall_clock() -> None:
+    error = handshake_error(503, **{"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    assert retry_after(error, now=lambda: 1445412480.0 - 30) == 30.0  # 30 s before that date
+    assert retry_after(error, now=lambda: 1445412480.0 + 30) == 0.0
+    assert retry_after(handshake_error(503, **{"Retry-After": " 7 "})) == 7.0
+
+
+def test_max_elapsed_stops_a_server_that_always_says_retry_after_inf() -> None:
+    # The issue: max_delay=1, max_elapsed=2 and "Retry-After: inf" retried after inf seconds.
+    backoff, clock = start(ReconnectPolicy(first_delay=1, min_delay=1, max_delay=1, max_elapsed=2, jitter=0))
+    error = handshake_error(503, **{"Retry-After": "inf"})
+    waited = []
+    for _ in range(10):
+        delay = backoff.next_delay(error)
+        if delay is None:
+            break
+        waited.append(delay)
+        clock.now += delay
+    assert waited == [1, 1]
+    assert sum(waited) <= 2
+
+
+def test_max_attempts_stops_a_server_that_always_says_retry_after_1e12() -> None:
+    backoff, _ = start(ReconnectPolicy(max_attempts=3, max_delay=5))
+    error = handshake_error(429, **{"Retry-After": "1e12"})
+    assert [backoff.next_delay(error) for _ in range(4)] == [5, 5, 5, None]
+
+
+def test_no_wait_reaches_past_max_elapsed() -> None:
+    backoff, clock = start(
+        ReconnectPolicy(first_delay=1, min_delay=8, max_delay=60, max_elapsed=10, jitter=0)
+    )
+    assert backoff.next_delay(refused()) == 1
+    clock.now += 7
+    assert backoff.next_delay(refused()) == 3  # 8 would end past the 10 s deadline
+    clock.now += 3
+    assert backoff.next_delay(refused()) is None
+
+
+@pytest.mark.parametrize("not_before", [float("nan"), float("inf"), -1.0])
+def test_a_classifier_not_before_is_bounded_too(not_before: float) -> None:
+    policy = ReconnectPolicy(
+        first_delay=1, max_delay=2, jitter=0, classify=lambda e: Verdict(True, not_before)
+    )
+    backoff, _ = start(policy)
+    delay = backoff.next_delay(None)
+    assert delay is not None and 0 <= delay <= 2
+
+
+def test_bad_headers_give_up() -> None:
+    assert not default_classifier(InvalidHeader("bad")).retry

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 import geventws
-from geventws.exceptions import HandshakeError
+from geventws.exceptions import HandshakeError, InvalidHeader, InvalidURL
 from geventws.protocol.handshake import (
     Response,
     accept_value,
@@ -15,9 +15,10 @@ from geventws.protocol.handshake import (
     check_response,
     new_key,
     parse_response,
+    subprotocol_offer,
 )
 from geventws.protocol.headers import Headers
-from geventws.protocol.uri import parse_uri
+from geventws.protocol.uri import WebSocketURI, parse_uri
 
 # -- handshake ---------------------------------------------------------------------------------
 
@@ -222,3 +223,69 @@ def test_check_response_rejection_carries_status_headers_and_body() -> None:
     assert info.value.body == b"go away"
     assert "401" in str(info.value)
     assert isinstance(info.value, geventws.ConnectError)
+
+
+# -- issue 9 #6: never a malformed request --------------------------------------------------------
+
+
+def test_build_request_sends_an_idn_host_as_punycode() -> None:
+    request_line, pairs = parse_request(build_request(parse_uri("ws://bücher.example/é"), RFC_KEY, Headers()))
+    assert request_line == "GET /%C3%A9 HTTP/1.1"
+    assert values(pairs, "Host") == ["xn--bcher-kva.example"]
+
+
+def test_build_request_encodes_spaces_and_non_ascii_on_the_request_line() -> None:
+    raw = build_request(parse_uri("ws://h/a b?x=1 2&y=ü"), RFC_KEY, Headers())
+    assert raw.startswith(b"GET /a%20b?x=1%202&y=%C3%BC HTTP/1.1\r\n")
+    assert raw.isascii()
+
+
+@pytest.mark.parametrize("resource", ["/a b", "/\r\nX: y", "/é", "", "x", "/\x00"])
+def test_build_request_refuses_a_request_target_it_cannot_send(resource: str) -> None:
+    # A WebSocketURI built by hand skips parse_uri's encoding; build_request still refuses.
+    with pytest.raises(InvalidURL, match="request target"):
+        build_request(WebSocketURI(False, "h", 80, resource), RFC_KEY, Headers())
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"origin": "http://o\r\nX: 1"}, {"subprotocols": ["a b"]}, {"subprotocols": ["chat\r\n"]}],
+)
+def test_build_request_refuses_origin_and_subprotocols_it_cannot_send(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidHeader):
+        build_request(parse_uri("ws://h/"), RFC_KEY, Headers(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_build_request_header_errors_do_not_quote_values() -> None:
+    with pytest.raises(InvalidHeader) as info:
+        build_request(parse_uri("ws://h/"), RFC_KEY, Headers([("Cookie", "s3cret\r\nX: 1")]))
+    assert "s3cret" not in str(info.value)
+    assert "s3cret" not in str(info.value.__cause__)
+
+
+# -- issue 9 #14: Sec-WebSocket-Protocol set as a header is the offer -------------------------------
+
+
+def test_subprotocol_header_joins_the_offer() -> None:
+    headers = Headers(
+        [("Sec-WebSocket-Protocol", "chat, v2"), ("X-A", "1"), ("sec-websocket-protocol", "v3")]
+    )
+    rest, offer = subprotocol_offer(headers, ["v2", "json"])
+    assert offer == ("v2", "json", "chat", "v3")
+    assert rest.raw_items() == [("X-A", "1")]
+    assert subprotocol_offer(Headers([("X-A", "1")]), ["a"]) == (Headers([("X-A", "1")]), ("a",))
+
+
+def test_subprotocol_header_must_list_tokens() -> None:
+    with pytest.raises(InvalidHeader, match="Sec-WebSocket-Protocol"):
+        subprotocol_offer(Headers([("Sec-WebSocket-Protocol", "chat, a b")]), ())
+
+
+def test_a_server_choice_from_the_header_offer_is_accepted() -> None:
+    headers = Headers({"Sec-WebSocket-Protocol": "chat"})
+    raw = build_request(parse_uri("ws://h/"), RFC_KEY, headers)
+    _, pairs = parse_request(raw)
+    assert values(pairs, "Sec-WebSocket-Protocol") == ["chat"]  # once, not twice
+    _, offer = subprotocol_offer(headers, ())
+    response = parse_response(good_head(RFC_KEY, "Sec-WebSocket-Protocol: chat"))
+    assert check_response(response, RFC_KEY, offer) == "chat"

@@ -6,7 +6,9 @@ import ssl
 
 import pytest
 
-from geventws.exceptions import InvalidURL
+import geventws
+from geventws.exceptions import InvalidHeader, InvalidURL
+from geventws.protocol.backoff import Verdict, default_classifier
 from geventws.protocol.headers import Headers
 from geventws.protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, make_options
 from geventws.protocol.uri import parse_uri
@@ -30,13 +32,32 @@ def test_make_options_defaults_and_normalisation() -> None:
     assert make_options("wss://h/", ssl_context=ssl.create_default_context()).ssl_context is not None
 
 
-NUMERIC = ["ping_interval", "ping_timeout", "open_timeout", "close_timeout", "max_message_size"]
+DURATIONS = ["ping_interval", "ping_timeout", "open_timeout", "close_timeout"]
+OPTIONAL_SIZES = ["max_message_size", "max_send_buffer_size", "max_send_buffer_messages"]
+NUMERIC = [*DURATIONS, *OPTIONAL_SIZES]
+SIZES = [*OPTIONAL_SIZES, "max_queue", "max_response_head"]
 
 
 @pytest.mark.parametrize("name", [*NUMERIC, "max_queue", "max_response_head"])
-@pytest.mark.parametrize("value", [0, -1, -0.5])
+@pytest.mark.parametrize("value", [0, -1])
 def test_make_options_rejects_non_positive(name: str, value: float) -> None:
     with pytest.raises(ValueError, match=name):
+        make_options("ws://h/", **{name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+def test_make_options_rejects_negative_fractions_and_infinity(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        make_options("ws://h/", **{name: -0.5})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=f"{name} must be finite"):
+        make_options("ws://h/", **{name: float("inf")})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", SIZES)
+@pytest.mark.parametrize("value", [1.5, 0.5, -0.5, 16.0, float("inf"), float("nan")])
+def test_make_options_sizes_and_counts_must_be_ints(name: str, value: float) -> None:
+    # issue 9 #12/#14: max_queue=1.5 and max_message_size=0.5 were accepted.
+    with pytest.raises(TypeError, match=f"{name} must be an int"):
         make_options("ws://h/", **{name: value})  # type: ignore[arg-type]
 
 
@@ -58,7 +79,7 @@ def test_make_options_rejects_none_for_required_numbers(name: str) -> None:
         make_options("ws://h/", **{name: None})  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", NUMERIC)
+@pytest.mark.parametrize("name", DURATIONS)
 def test_make_options_rejects_nan(name: str) -> None:
     with pytest.raises(ValueError):
         make_options("ws://h/", **{name: float("nan")})  # type: ignore[arg-type]
@@ -91,3 +112,98 @@ def test_make_options_rejects_bad_url() -> None:
 def test_make_options_rejects_unknown_option() -> None:
     with pytest.raises(TypeError):
         make_options("ws://h/", ping_intervall=5)  # type: ignore[call-arg]
+
+
+# -- issue 9 #12/#14: every option is checked at construction ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"headers": "Cookie: x"}, TypeError, "headers must be a mapping or (name, value) pairs, not a str"),
+        ({"headers": {"X-A": None}}, TypeError, "the value of 'X-A' must be a str, not NoneType"),
+        ({"headers": {"X-A": "a\r\nB: c"}}, ValueError, "headers: the value of 'X-A' contains CR, LF"),
+        ({"headers": {"Bad Name": "v"}}, ValueError, "headers: 'Bad Name' is not a valid header name"),
+        ({"headers": {"Sec-WebSocket-Protocol": "a b"}}, ValueError, "Sec-WebSocket-Protocol"),
+        ({"subprotocols": [1]}, TypeError, "subprotocols must hold str, not int"),
+        ({"subprotocols": ["a b"]}, ValueError, "subprotocols: 'a b' is not a valid subprotocol"),
+        ({"subprotocols": [""]}, ValueError, "subprotocols: '' is not a valid subprotocol"),
+        ({"subprotocols": 5}, TypeError, "subprotocols must be a sequence of str"),
+        ({"limiter": 5}, TypeError, "limiter must be a HandshakeLimiter or None, not int"),
+        ({"origin": 5}, TypeError, "origin must be a str or None"),
+        ({"origin": "http://o\r\nX: 1"}, ValueError, "origin: the value of 'Origin' contains CR, LF"),
+        ({"reconnect": "yes"}, TypeError, "reconnect must be a ReconnectPolicy or None"),
+        ({"ssl_context": "yes"}, TypeError, "ssl_context must be an ssl.SSLContext"),
+        ({"max_redirects": -1}, ValueError, "max_redirects must be 0 or more"),
+        ({"max_redirects": 1.5}, TypeError, "max_redirects must be an int"),
+        ({"max_redirects": True}, TypeError, "max_redirects must be an int"),
+        ({"redirect_strip_headers": "Cookie"}, TypeError, "redirect_strip_headers must be a collection"),
+        ({"redirect_strip_headers": ["a b"]}, ValueError, "redirect_strip_headers: 'a b'"),
+    ],
+)
+def test_make_options_names_the_bad_option(
+    kwargs: dict[str, object], error: type[Exception], words: str
+) -> None:
+    with pytest.raises(error) as info:
+        make_options("ws://h/", **kwargs)  # type: ignore[arg-type]
+    assert words in str(info.value)
+
+
+def test_the_public_constructor_refuses_bad_options_at_once() -> None:
+    for kwargs in ({"limiter": 5}, {"subprotocols": [1]}, {"headers": "Cookie: x"}, {"max_queue": 1.5}):
+        with pytest.raises(TypeError):
+            geventws.Connection("ws://h/", **kwargs)  # type: ignore[arg-type]
+
+
+def test_make_options_accepts_a_limiter_and_redirect_options() -> None:
+    limiter = geventws.HandshakeLimiter(max_in_flight=2)
+    opts = make_options("ws://h/", limiter=limiter, max_redirects=0, redirect_strip_headers=["X-Api-Key"])
+    assert opts.limiter is limiter
+    assert opts.max_redirects == 0
+    assert opts.redirect_strip_headers == frozenset({"x-api-key"})
+    defaults = make_options("ws://h/")
+    assert defaults.max_redirects == 3
+    assert defaults.redirect_strip_headers == {"authorization", "cookie", "proxy-authorization"}
+
+
+def test_a_subprotocol_header_becomes_the_offer() -> None:
+    # Workerman has no subprotocol option: its users set the header.
+    opts = make_options(
+        "ws://h/", headers={"Sec-WebSocket-Protocol": "chat, v2", "X": "1"}, subprotocols=["v2"]
+    )
+    assert opts.subprotocols == ("v2", "chat")
+    assert isinstance(opts.headers, Headers)
+    assert opts.headers.raw_items() == [("X", "1")]
+
+
+@pytest.mark.parametrize(
+    ("returned", "cause"),
+    [
+        ("Cookie: x", TypeError),
+        ({"X-A": None}, TypeError),
+        ({"X-A": "s3cret\r\n"}, ValueError),
+        (5, TypeError),
+    ],
+)
+def test_a_headers_callable_returning_bad_headers_is_a_final_typed_error(
+    returned: object, cause: type
+) -> None:
+    opts = make_options("ws://h/", headers=lambda: returned)  # type: ignore[arg-type,return-value]
+    with pytest.raises(InvalidHeader) as info:
+        opts.resolve_headers()
+    assert isinstance(info.value.__cause__, cause)
+    assert "s3cret" not in str(info.value)
+    assert default_classifier(info.value) == Verdict(False)
+
+
+def test_a_headers_callable_returning_good_headers() -> None:
+    opts = make_options("ws://h/", headers=lambda: [("X-Token", "t1")])
+    assert opts.resolve_headers().raw_items() == [("X-Token", "t1")]
+
+
+@pytest.mark.parametrize("returned", [5, None, b"ws://h/", "http://h/", "ws://h/\r\n"])
+def test_a_url_callable_returning_a_bad_url_is_a_final_typed_error(returned: object) -> None:
+    opts = make_options(lambda: returned)  # type: ignore[arg-type,return-value]
+    with pytest.raises(InvalidURL) as info:
+        opts.resolve_uri()
+    assert default_classifier(info.value) == Verdict(False)
