@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import Any, ClassVar
 
 from locust import between, task
 
@@ -28,7 +29,7 @@ _ids = itertools.count()
 
 class EchoUser(WebSocketUser):
     wait_time = between(0.05, 0.2)
-    ws_options = {"open_timeout": 5, "close_timeout": 2}  # geventws.Connection options
+    ws_options: ClassVar[dict[str, Any]] = {"open_timeout": 5, "close_timeout": 2}  # Connection options
     connect_phases = True  # also "connect: tcp+tls" and "connect: upgrade"
 
     @task(3)

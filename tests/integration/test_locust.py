@@ -36,7 +36,9 @@ def locust(*args: str) -> list[str]:
     return [sys.executable, "-m", "locust", "--only-summary", "--loglevel", "WARNING", *args]
 
 
-def run_headless(locustfile: str, host: str, csv_prefix: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_headless(
+    locustfile: str, host: str, csv_prefix: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     command = locust("-f", locustfile, "--headless", "-u", "5", "-r", "5", "-t", RUN_TIME)
     command += ["--host", host, "--csv", str(csv_prefix), *args]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT)
@@ -56,13 +58,15 @@ def count(row: Row) -> int:
     return int(row["Request Count"])
 
 
-def test_headless_run_reports_connects_round_trips_and_messages(ws_server: ServerProcess, tmp_path: Path) -> None:
+def test_headless_run_reports_connects_round_trips_and_messages(
+    ws_server: ServerProcess, tmp_path: Path
+) -> None:
     proc = run_headless(LOCUSTFILE, ws_server.url("/"), tmp_path / "echo")
     assert proc.returncode == 0, proc.stderr
     rows = stats(tmp_path / "echo")
     connect = rows[("WSCONN", "connect")]
     assert count(connect) == 5 and connect["Failure Count"] == "0"  # one per user
-    assert 0 < float(connect["Average Response Time"])
+    assert float(connect["Average Response Time"]) > 0
     assert count(rows[("WSCONN", "connect: tcp+tls")]) == count(rows[("WSCONN", "connect: upgrade")]) == 5
     for name, size in (("echo", 5.0), ("echo json", None)):
         round_trip = rows[("WS", name)]
@@ -136,16 +140,22 @@ def test_a_master_holds_its_workers_statistics(ws_server: ServerProcess, tmp_pat
     port = str(free_port())
     host = ws_server.url("/")
     master = subprocess.Popen(
-        locust("-f", LOCUSTFILE, "--master", "--headless", "--expect-workers", "1", "-u", "4", "-r", "4")
-        + ["-t", RUN_TIME, "--host", host, "--csv", str(tmp_path / "master")]
-        + ["--master-bind-host", "127.0.0.1", "--master-bind-port", port],
+        [
+            *locust(
+                "-f", LOCUSTFILE, "--master", "--headless", "--expect-workers", "1", "-u", "4", "-r", "4"
+            ),
+            *("-t", RUN_TIME, "--host", host, "--csv", str(tmp_path / "master")),
+            *("--master-bind-host", "127.0.0.1", "--master-bind-port", port),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     worker = subprocess.Popen(
-        locust("-f", LOCUSTFILE, "--worker", "--master-host", "127.0.0.1", "--master-port", port, "--host", host),
+        locust(
+            "-f", LOCUSTFILE, "--worker", "--master-host", "127.0.0.1", "--master-port", port, "--host", host
+        ),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
