@@ -26,9 +26,9 @@ When the attributes are read, as in PHP:
 - ``websocketType``: at every :meth:`AsyncTcpConnection.send`;
 - ``headers``: before every attempt, reconnects included;
 - ``websocketPingInterval``, ``websocketOrigin``, ``websocketClientProtocol``,
-  ``transport``: when the underlying :class:`Connection` is built, at
-  :meth:`AsyncTcpConnection.connect` (or at a ``send()`` before it); a later
-  ``connect()`` after the connection finished builds a new one.
+  ``transport``: when the underlying :class:`Connection` is built, at the
+  first :meth:`AsyncTcpConnection.connect` (or ``send()`` before it) and at a
+  ``connect()`` after the connection finished; ``reConnect()`` keeps them.
 
 Everything else in geventws is snake_case; only this module speaks Workerman.
 """
@@ -146,10 +146,12 @@ class AsyncTcpConnection:
             conn.reconnect(0)
 
     def reConnect(self, after: float = 0) -> None:
-        """Connect again ``after`` seconds from now (Workerman's ``reConnect``)."""
-        conn = self._conn
-        if conn is None or conn.finished:
-            conn = self._build()
+        """Connect again ``after`` seconds from now (Workerman's ``reConnect``).
+
+        Keeps the options read by the last :meth:`connect` (``headers`` are
+        read again); ignored after ``Worker.stopAll()`` / ``geventws.stop_all()``.
+        """
+        conn = self._conn if self._conn is not None else self._build()
         conn.reconnect(after)
 
     def cancelReconnect(self) -> None:

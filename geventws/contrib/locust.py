@@ -114,6 +114,10 @@ class WebSocketUser(User):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
+        if "reconnect" in self.ws_options:
+            raise ValueError(
+                "WebSocketUser reconnects at the next send/request: leave out the reconnect option"
+            )
         self._waiters: list[_Waiter] = []
         self._opened = gevent.event.Event()
         self._ended = gevent.event.Event()
@@ -152,6 +156,8 @@ class WebSocketUser(User):
         conn = self.ws
         if self._is_open():
             return True
+        if conn.state is not State.CONNECTING and conn.state is not State.INITIAL and not conn.finished:
+            conn.wait_closed(self._bound(conn.options.close_timeout))  # let the ending attempt end
         self._opened.clear()
         self._ended.clear()
         self._tcp_at = None
@@ -163,13 +169,16 @@ class WebSocketUser(User):
                 conn.connect()
             elif conn.state is not State.CONNECTING:
                 conn.reconnect(0)  # closing: connect again once that attempt ended
-            open_timeout = conn.options.open_timeout
-            bound = None if open_timeout is None else open_timeout + 5.0
-            gevent.wait([self._opened, self._ended], timeout=bound, count=1)
+            gevent.wait([self._opened, self._ended], timeout=self._bound(conn.options.open_timeout), count=1)
         finally:
             self._connecting = False
         self._record_connect(started, time.perf_counter())
         return self._opened.is_set() and self._is_open()
+
+    @staticmethod
+    def _bound(timeout: float | None) -> float | None:
+        # The connection ends the attempt at its own timeout; this is only a backstop.
+        return None if timeout is None else timeout + 5.0
 
     def _is_open(self) -> bool:
         return self.ws.state is State.OPEN

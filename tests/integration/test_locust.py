@@ -175,3 +175,19 @@ def test_a_master_holds_its_workers_statistics(ws_server: ServerProcess, tmp_pat
     assert count(rows[("WSCONN", "connect")]) == 4
     assert count(rows[("WS", "echo")]) > 0 and rows[("WS", "echo")]["Failure Count"] == "0"
     assert count(rows[("WSS", "blob")]) > 0
+
+
+def test_a_closed_connection_is_reopened_at_the_next_request(
+    ws_server: ServerProcess, tmp_path: Path
+) -> None:
+    # /close/1000/bye: the server closes every connection right after the handshake.
+    proc = run_headless(
+        LOCUSTFILE, ws_server.url("/close/1000/bye"), tmp_path / "closing", "-u", "2", "-r", "2"
+    )
+    assert proc.returncode == 1, proc.stderr  # the requests fail: nobody answers them
+    rows = stats(tmp_path / "closing")
+    connect = rows[("WSCONN", "connect")]
+    assert count(connect) > 2 and connect["Failure Count"] == "0"  # reopened, again and again
+    failures = read_csv(tmp_path / "closing_failures.csv")
+    assert failures and all("connection closed: code 1000" in row["Error"] for row in failures), failures
+    assert ("WSCONN", "connection error") not in rows  # a clean close is no error
