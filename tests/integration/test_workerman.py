@@ -10,6 +10,7 @@ import itertools
 import json
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -141,6 +142,7 @@ def test_pings_at_the_interval(raw_server: RawServerFactory) -> None:
     conn = AsyncTcpConnection(server.url())
     conn.websocketPingInterval = interval
     rec = recording(conn)
+    conn.onWebSocketPong = lambda c, data: rec.add("pong", data)
     started = time.monotonic()
     conn.connect()
     assert done.wait(20 * interval + WAIT)
@@ -148,6 +150,7 @@ def test_pings_at_the_interval(raw_server: RawServerFactory) -> None:
     assert pings[0] - started >= interval * 0.9
     assert all(b - a >= interval * 0.9 for a, b in itertools.pairwise(pings))
     assert rec.codes() == []
+    assert rec.wait_for(lambda: rec.count("pong") >= 3)
 
 
 def test_no_pings_by_default(raw_server: RawServerFactory) -> None:
@@ -270,3 +273,31 @@ def test_the_seed_example_runs_unchanged_and_sigterm_exits_0(ws_server: ServerPr
     assert lines[-1] == "connection closed and try to reconnect"
     assert lines.count("tcp connected") == 1  # SIGTERM stopped the seed's reConnect(1)
     assert err == ""
+
+
+def test_origin_and_client_protocol_attributes(raw_server: RawServerFactory) -> None:
+    server = raw_server(
+        lambda peer: (peer.read_request(), peer.accept([("Sec-WebSocket-Protocol", "b")]), peer.finish())
+    )
+    conn = AsyncTcpConnection(server.url())
+    conn.websocketOrigin = "https://example.com"
+    conn.websocketClientProtocol = "a, b"
+    rec = recording(conn)
+    conn.connect()
+    assert rec.wait_for(lambda: rec.count("open") == 1)
+    assert conn.connection is not None and conn.connection.subprotocol == "b"
+    conn.close()
+    headers = server.peers[0].headers
+    assert headers["origin"] == "https://example.com"
+    assert headers["sec-websocket-protocol"] == "a, b"
+
+
+def test_transport_ssl_makes_ws_wss(wss_server: ServerProcess, client_ssl_context: ssl.SSLContext) -> None:
+    conn = AsyncTcpConnection(wss_server.url("/").replace("wss://", "ws://"), ssl_context=client_ssl_context)
+    conn.transport = "ssl"
+    rec = recording(conn)
+    conn.onWebSocketConnect = lambda c, response: c.send("over tls")
+    conn.connect()
+    assert rec.wait_for(lambda: rec.messages() == ["over tls"])
+    assert conn.connection is not None and conn.connection.url.startswith("wss://")
+    conn.close()
