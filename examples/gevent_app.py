@@ -10,6 +10,11 @@ The connection starts and stops with the app and reconnects by itself (a
 stream and see the messages again once it is back. ``--subscribe TEXT`` is
 sent after every (re)connect, before anything else. Nothing is monkey-patched:
 ``gevent.pywsgi`` and geventws both use gevent's sockets directly.
+
+Under gunicorn's gevent worker, each worker process owns its own connection,
+started by the hooks of examples/gunicorn_conf.py (never before the fork)::
+
+    cd examples && gunicorn -c gunicorn_conf.py -w 2 'gevent_app:make_app("ws://127.0.0.1:8765/")'
 """
 
 from __future__ import annotations
@@ -139,13 +144,21 @@ class App:
             self.feed.unsubscribe(queue)
 
 
+def make_app(
+    upstream: str, *, first_delay: float = 1.0, max_delay: float = 30.0, subscribe: str | None = None
+) -> App:
+    """The app and its feed, not started yet: call ``app.feed.start()`` in the process that serves."""
+    policy = geventws.ReconnectPolicy(first_delay=first_delay, min_delay=first_delay, max_delay=max_delay)
+    return App(Feed(upstream, policy, subscribe))
+
+
 def serve(args: argparse.Namespace) -> None:
     """Start the feed and the HTTP server; stop both on SIGINT or SIGTERM."""
-    policy = geventws.ReconnectPolicy(
-        first_delay=args.first_delay, min_delay=args.first_delay, max_delay=args.max_delay
+    app = make_app(
+        args.upstream, first_delay=args.first_delay, max_delay=args.max_delay, subscribe=args.subscribe
     )
-    feed = Feed(args.upstream, policy, args.subscribe)
-    server = WSGIServer((args.host, args.port), App(feed), log=None)
+    feed = app.feed
+    server = WSGIServer((args.host, args.port), app, log=None)
     stopping = gevent.event.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(signum, stopping.set)

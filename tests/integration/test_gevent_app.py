@@ -8,12 +8,19 @@ Everything runs in subprocesses on loopback: the upstream feed (the
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import importlib.util
+import queue
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT, ServerProcess
 from tests.support import UNIT
@@ -28,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 TAG, PORT = sys.argv[1], int(sys.argv[2])
 
 async def feed(ws):
+    print("CONNECTION", flush=True)
     with contextlib.suppress(ConnectionClosed):
         for n in range(100_000):
             await ws.send(f"{TAG} {n}")
@@ -113,3 +121,74 @@ def test_the_event_stream_survives_an_upstream_restart(tmp_path: Path) -> None:
         for server in (first, second):
             if server is not None:
                 server.stop()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gunicorn") is None, reason='gunicorn is not installed (pip install -e ".[app]")'
+)
+def test_under_gunicorn_each_worker_owns_its_connection(tmp_path: Path) -> None:
+    script = tmp_path / "feed_server.py"
+    script.write_text(FEED_SERVER)
+    feed = start_feed(script, "feed")
+    feed_lines = lines_of(feed)
+    port = free_port()
+    factory = f'gevent_app:make_app("ws://127.0.0.1:{feed.port}/")'
+    app = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn_conf.py",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            factory,
+        ],
+        cwd=ROOT / "examples",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client: http.client.HTTPConnection | None = None
+    try:
+        # post_worker_init started one connection in each worker.
+        assert [feed_lines.get(timeout=READ_TIMEOUT) for _ in range(2)] == ["CONNECTION", "CONNECTION"]
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=READ_TIMEOUT)
+        client.request("GET", "/events")
+        response = client.getresponse()
+        assert all(next_data(response).startswith("feed ") for _ in range(3))
+        client.close()
+        app.send_signal(signal.SIGTERM)
+        _, err = app.communicate(timeout=READ_TIMEOUT)
+        assert app.returncode == 0, err
+        assert "Traceback" not in err
+    finally:
+        if client is not None:
+            client.close()
+        if app.poll() is None:
+            app.kill()
+            app.communicate()
+        feed.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def lines_of(server: ServerProcess) -> queue.Queue[str]:
+    """The server's next output lines, read by a thread (so that waits can time out)."""
+    lines: queue.Queue[str] = queue.Queue()
+    stdout = server.proc.stdout
+    assert stdout is not None
+
+    def read() -> None:
+        with contextlib.suppress(ValueError, OSError):  # the pipe is closed by stop()
+            for line in stdout:
+                lines.put(line.strip())
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
