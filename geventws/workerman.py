@@ -223,7 +223,7 @@ class AsyncTcpConnection:
         conn.on_connect = lambda c: self._fire("onConnect")
         conn.on_websocket_connect = self._websocket_connected
         conn.on_message = lambda c, data: self._fire("onMessage", data)
-        conn.on_error = lambda c, code, msg: self._fire("onError", code, msg)
+        conn.on_error = self._error
         conn.on_close = lambda c: self._fire("onClose")
         conn.on_ping = lambda c, data: self._fire("onWebSocketPing", data)
         conn.on_pong = lambda c, data: self._fire("onWebSocketPong", data)
@@ -231,6 +231,11 @@ class AsyncTcpConnection:
         conn.on_buffer_drain = lambda c: self._fire("onBufferDrain")
         self._conn = conn
         return conn
+
+    def _error(self, conn: Connection, code: ErrorCode, msg: str) -> None:
+        if self.onError is None:  # never silent, as Connection without on_error
+            logger.warning("%r %s: %s", conn, code.name, msg)
+        self._fire("onError", code, msg)
 
     def _websocket_connected(self, conn: Connection, response: Response) -> None:
         self._fire("onWebSocketConnect", response)

@@ -172,6 +172,17 @@ def test_refused_connection_reports_error_then_close() -> None:
     assert conn.connection is not None and conn.connection.wait_closed(WAIT)
 
 
+def test_errors_are_logged_without_on_error(caplog: pytest.LogCaptureFixture) -> None:
+    conn = AsyncTcpConnection(f"ws://user:secret@127.0.0.1:{free_port()}/")
+    closed = gevent.event.Event()
+    conn.onClose = lambda c: closed.set()
+    conn.connect()
+    assert closed.wait(WAIT)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "CONNECT_FAIL" in warnings[0]
+    assert "secret" not in caplog.text
+
+
 def test_reconnect_after_the_server_closes(raw_server: RawServerFactory) -> None:
     def handler(peer: Peer) -> None:
         peer.handshake()
