@@ -2,7 +2,7 @@
 
 Closed loop (no rate): one message in flight, the next sent as soon as the
 echo is back. Open loop (``rate`` messages per second): a pacer greenlet sends
-on a fixed schedule, skipping (never bursting) when it falls behind. An echo
+on a fixed grid, skipping (never bursting) the slots it missed. An echo
 server answers in order, so the send times of a connection form a FIFO and no
 sequence number is needed in the payload.
 
@@ -13,6 +13,7 @@ by :func:`geventws.cli.bench.run_bench` (the piece to move onto a shared fleet).
 from __future__ import annotations
 
 import collections
+import math
 import time
 from typing import Any
 
@@ -79,11 +80,15 @@ class BenchClient:
         self.stats.sent += 1
 
     def _pace(self, interval: float) -> None:
+        """Send on the grid ``start + k * interval``; slots missed while late or not open are skipped."""
         due = time.monotonic()
         while not self.stopping.wait(max(due - time.monotonic(), 0)):
             if self._is_open and self.conn.state is State.OPEN:
                 self._send()
-            due = max(due + interval, time.monotonic())
+            due += interval
+            late = time.monotonic() - due
+            if late > 0:
+                due += math.ceil(late / interval) * interval
 
     # -- callbacks --------------------------------------------------------------
 

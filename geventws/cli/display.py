@@ -47,7 +47,8 @@ def describe(data: str | bytes) -> str:
     """One line describing a message: its type and its safely shown content."""
     if isinstance(data, str):
         return f"text: {escape_text(data)}"
-    return f"binary ({len(data)} bytes): {hex_bytes(data)}"
+    unit = "byte" if len(data) == 1 else "bytes"
+    return f"binary ({len(data)} {unit}): {hex_bytes(data)}"
 
 
 def redacted_lines(pairs: Iterable[tuple[str, str]]) -> list[str]:
