@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gevent
 import gevent.event
+import gevent.subprocess
 import pytest
 import trustme
 
-from tests.cli_support import received, refused_port, run_cli, start_cli
+from tests.cli_support import RUN_TIMEOUT, received, refused_port, run_cli, start_cli
 from tests.conftest import ServerProcess
 from tests.rawserver import BINARY, TEXT, Peer, RawServer, code_of
 from tests.support import WAIT
@@ -54,6 +57,7 @@ def test_messages_are_printed_while_the_client_waits_for_input(raw_server: RawSe
 
     def handler(peer: Peer) -> None:
         peer.handshake()
+        got.append(peer.read_message())  # the client sent its first line: it now waits for the next
         peer.send_frame(TEXT, b"welcome")
         got.append(peer.read_message())
         peer.finish()
@@ -61,15 +65,17 @@ def test_messages_are_printed_while_the_client_waits_for_input(raw_server: RawSe
     server = raw_server(handler)
     proc = start_cli(server.url())
     try:
+        proc.stdin.write("first\n")
+        proc.stdin.flush()
         with gevent.Timeout(WAIT * 3):
-            line = proc.stdout.readline()  # stdin is still open, nothing typed yet
+            line = proc.stdout.readline()  # stdin is still open, the next line not typed yet
         assert received(line) == ["text: welcome"]
         proc.stdin.write("bye\n")
         proc.stdin.close()
         assert proc.wait(WAIT * 3) == 0, proc.stderr.read()
     finally:
         _reap(proc)
-    assert got == [(TEXT, b"bye")]
+    assert got == [(TEXT, b"first"), (TEXT, b"bye")]
 
 
 def test_binary_and_control_characters_never_reach_the_terminal_raw(raw_server: RawServerFactory) -> None:
@@ -260,3 +266,27 @@ def _reap(proc: Any) -> None:
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream is not None and not stream.closed:
             stream.close()
+
+
+def test_url_credentials_are_sent_but_never_shown(raw_server: RawServerFactory) -> None:
+    peers: list[Peer] = []
+
+    def handler(peer: Peer) -> None:
+        peers.append(peer)
+        peer.handshake()
+        peer.finish()
+
+    url = raw_server(handler).url().replace("ws://", "ws://alice:pa55word@")
+    proc = run_cli(url, "-v", "--wait", "0.1")
+    assert proc.returncode == 0, proc.stderr
+    assert peers[0].headers["authorization"].startswith("Basic ")
+    assert "pa55word" not in proc.stdout + proc.stderr
+    assert "upgrade request" in proc.stderr  # the library's debug log is on with -v
+
+
+def test_the_console_script_is_installed() -> None:
+    script = shutil.which("geventws", path=str(Path(sys.executable).parent))
+    assert script is not None, "pip install -e . installs the geventws console script"
+    proc = gevent.subprocess.run([script, "--help"], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0
+    assert "exit status:" in proc.stdout and "geventws bench --help" in proc.stdout
