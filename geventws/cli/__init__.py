@@ -21,6 +21,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     sys.stderr.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:  # Ctrl-C before a command set its own handling
+        return 130
+
+
+def _dispatch(args: list[str]) -> int:
     command = args[0] if args else ""
     if command == "bench":
         from . import bench

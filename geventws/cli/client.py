@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .common import UsageError, add_connection_arguments, connection_options, positive_int
+from .common import UsageError, add_connection_arguments, connection_options, non_negative_float, positive_int
 from .display import Output
 from .exitcodes import ExitCode
 from .interactive import ClientRun, RunSettings
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--expect", type=positive_int, metavar="N", help="close and exit 0 after N messages")
     add(
         "--wait",
-        type=float,
+        type=non_negative_float,
         metavar="SECONDS",
         help="after the input ends, close after SECONDS without a message (default 2; none with --expect)",
     )

@@ -26,6 +26,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """An argparse type: a number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer > 0."""
     try:
@@ -59,7 +70,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     add("--origin", help="the Origin header")
     add(
         "--ping-interval",
-        type=float,
+        type=non_negative_float,
         default=20.0,
         metavar="SECONDS",
         help="seconds between keepalive pings; 0: no pings (default 20)",

@@ -7,8 +7,10 @@ and binary is printed as hex, never as raw bytes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from ..protocol.headers import redact
@@ -70,6 +72,10 @@ class Output:
         self._out = out
         self._err = err
         self.verbose = verbose
+        #: Whether the reader of ``out`` went away (``geventws URL | head -1``).
+        self.closed = False
+        #: Called once when that happens.
+        self.on_closed: Callable[[], object] | None = None
 
     def received(self, data: str | bytes) -> None:
         """A message from the server: ``< time type: content``."""
@@ -89,7 +95,22 @@ class Output:
         """A failure, always shown."""
         self._write(self._err, f"! {_clock()} {text}")
 
-    @staticmethod
-    def _write(stream: TextIO, line: str) -> None:
-        stream.write(line + "\n")
-        stream.flush()
+    def _write(self, stream: TextIO, line: str) -> None:
+        if self.closed and stream is self._out:
+            return
+        try:
+            stream.write(line + "\n")
+            stream.flush()
+        except BrokenPipeError:
+            if stream is self._out:
+                self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError, ValueError):
+            # What is still buffered would fail again when Python exits.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._out.fileno())
+            os.close(devnull)
+        if self.on_closed is not None:
+            self.on_closed()

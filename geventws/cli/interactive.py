@@ -59,6 +59,7 @@ class ClientRun:
         self.signum: int | None = None
         self._attempt_error: WebSocketError | None = None
         self._ended_with: ExitCode | None = None  # how the last attempt ended
+        output.on_closed = self.wake.set
         if settings.binary:
             options["websocket_type"] = BINARY_TYPE_ARRAYBUFFER
         if settings.reconnect:
@@ -96,6 +97,9 @@ class ClientRun:
             return exit_code_for_signal(self.signum), None
         if self.finished.is_set():
             return self._finished_code(), None
+        if self.output.closed:  # e.g. piped into head -1
+            self.conn.close()
+            return ExitCode.OK, None
         expect = self.settings.expect
         if expect is not None and self.received >= expect:
             self.conn.close()

@@ -290,3 +290,19 @@ def test_the_console_script_is_installed() -> None:
     proc = gevent.subprocess.run([script, "--help"], capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 0
     assert "exit status:" in proc.stdout and "geventws bench --help" in proc.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly(ws_server: ServerProcess) -> None:
+    proc = start_cli(ws_server.url())  # as in: geventws URL | head -1
+    try:
+        proc.stdin.write("first\n")
+        proc.stdin.flush()
+        with gevent.Timeout(WAIT * 3):
+            assert received(proc.stdout.readline()) == ["text: first"]
+        proc.stdout.close()
+        proc.stdin.write("second\n")  # its echo meets the closed pipe
+        proc.stdin.flush()
+        assert proc.wait(WAIT * 3) == 0
+        assert proc.stderr.read() == ""
+    finally:
+        _reap(proc)

@@ -6,12 +6,15 @@ import json
 import os
 import pty
 import re
+import signal
 from pathlib import Path
+
+import gevent
 
 from tests.cli_support import RUN_TIMEOUT, refused_port, run_cli, start_cli
 from tests.conftest import ServerProcess
 
-PROGRESS = re.compile(r"\d+\.\ds  open \d+/3  msgs/s [\d,]+  p50 \S+  p99 \S+  errors \d+  reconnects \d+")
+PROGRESS = re.compile(r"\d+\.\ds  open \d+/\d+  msgs/s [\d,]+  p50 \S+  p99 \S+  errors \d+  reconnects \d+")
 
 
 def test_closed_loop_json_results(ws_server: ServerProcess, tmp_path: Path) -> None:
@@ -105,3 +108,20 @@ def _read_all(fd: int) -> str:
             break
         chunks.append(chunk)
     return b"".join(chunks).decode()
+
+
+def test_ctrl_c_stops_early_with_a_summary(ws_server: ServerProcess) -> None:
+    proc = start_cli("bench", ws_server.url(), "-c", "2", "-d", "60", "--interval", "0.1")
+    try:
+        with gevent.Timeout(RUN_TIMEOUT):
+            first = proc.stderr.readline()  # running: the first progress line
+        assert PROGRESS.search(first), first
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(RUN_TIMEOUT) == 130
+        assert "throughput" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            stream.close()
