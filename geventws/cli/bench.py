@@ -23,9 +23,8 @@ from typing import Any
 import gevent
 import gevent.event
 
-from ..protocol.backoff import ReconnectPolicy
+from .. import HandshakeLimiter, ReconnectPolicy
 from ..protocol.uri import parse_uri
-from ..runtime.limiter import HandshakeLimiter
 from .benchclient import BenchClient
 from .common import UsageError, add_connection_arguments, connection_options, positive_float, positive_int
 from .exitcodes import ExitCode, exit_code_for_signal

@@ -20,10 +20,7 @@ from typing import Any
 import gevent
 import gevent.event
 
-from ..connection import Connection
-from ..exceptions import WebSocketError
-from ..protocol.codes import ErrorCode
-from ..protocol.state import State
+from .. import Connection, ErrorCode, State, WebSocketError
 from .stats import BenchStats
 
 __all__ = ["BenchClient"]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import enum
 import signal
 
-from ..exceptions import ConnectError, HandshakeError, WebSocketError
+from .. import CloseCode, ConnectError, HandshakeError, WebSocketError
 
-__all__ = ["ExitCode", "exit_code_for_error", "exit_code_for_signal"]
+__all__ = ["NORMAL_CLOSE_CODES", "ExitCode", "exit_code_for_error", "exit_code_for_signal"]
+
+#: Close codes that end a run normally: 1000, 1001, and a close frame without a code (1005).
+NORMAL_CLOSE_CODES = frozenset({CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD})
 
 
 class ExitCode(enum.IntEnum):

@@ -19,14 +19,17 @@ from typing import Any
 import gevent
 import gevent.event
 
-from ..connection import Connection
-from ..exceptions import OK_CLOSE_CODES, ConnectionClosed, WebSocketError
-from ..protocol.backoff import ReconnectPolicy
-from ..protocol.codes import ErrorCode
-from ..protocol.handshake import Response
-from ..protocol.options import BINARY_TYPE_ARRAYBUFFER
+from .. import (
+    BINARY_TYPE_ARRAYBUFFER,
+    Connection,
+    ConnectionClosed,
+    ErrorCode,
+    ReconnectPolicy,
+    Response,
+    WebSocketError,
+)
 from .display import Output, escape_text, redacted_lines
-from .exitcodes import ExitCode, exit_code_for_error, exit_code_for_signal
+from .exitcodes import NORMAL_CLOSE_CODES, ExitCode, exit_code_for_error, exit_code_for_signal
 from .lines import read_lines
 
 __all__ = ["ClientRun", "RunSettings"]
@@ -202,7 +205,7 @@ class ClientRun:
         self.output.trace(f"closed: code {code}, reason {escape_text(reason)!r}")
         if self._attempt_error is not None:
             self._ended_with = exit_code_for_error(self._attempt_error)
-        elif code in OK_CLOSE_CODES:
+        elif code in NORMAL_CLOSE_CODES:
             self._ended_with = ExitCode.OK
         else:
             self.output.error(f"closed abnormally: code {code}, reason {escape_text(reason)!r}")
