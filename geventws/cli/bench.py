@@ -54,8 +54,25 @@ def build_parser() -> argparse.ArgumentParser:
         prog="geventws bench",
         description="Open many connections to an echo server; measure throughput and latency.",
     )
+    parser.add_argument("url", metavar="URL", help="ws:// or wss:// URL of an echo server")
+    _add_load_arguments(parser)
     add = parser.add_argument
-    add("url", metavar="URL", help="ws:// or wss:// URL of an echo server (e.g. geventws echo-server)")
+    add("--no-reconnect", action="store_true", help="do not reconnect dropped connections")
+    add(
+        "--interval",
+        type=positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between progress reports on stderr (default 1)",
+    )
+    add("--json", metavar="FILE", help="write the results, with the latency histogram, as JSON ('-': stdout)")
+    add_connection_arguments(parser)
+    return parser
+
+
+def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("load")
+    add = group.add_argument
     add("-c", "--connections", type=positive_int, default=10, metavar="N", help="connections (default 10)")
     add(
         "-d",
@@ -85,21 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="handshakes in flight at most (default 100)",
     )
-    add("--no-reconnect", action="store_true", help="do not reconnect dropped connections")
-    add(
-        "--interval",
-        type=positive_float,
-        default=1.0,
-        metavar="SECONDS",
-        help="seconds between progress reports on stderr (default 1)",
-    )
-    add("--json", metavar="FILE", help="write the results, with the latency histogram, as JSON ('-': stdout)")
-    add_connection_arguments(parser)
-    return parser
 
 
 def _size(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
     return value
@@ -121,7 +130,8 @@ def main(argv: Sequence[str]) -> int:
     progress = Progress(sys.stderr, tty=sys.stderr.isatty())
     stats, elapsed, signum = run_bench(args.url, options, config, progress)
     data = results(stats, _settings(shown_url, config, args), elapsed)
-    print(summary_table(data), flush=True)
+    # With --json -, stdout carries only the JSON.
+    print(summary_table(data), file=sys.stderr if args.json == "-" else sys.stdout, flush=True)
     if args.json:
         write_json(args.json, data)
     if signum is not None:

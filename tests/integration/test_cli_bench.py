@@ -69,14 +69,14 @@ def test_progress_is_redrawn_in_place_on_a_terminal(ws_server: ServerProcess) ->
     assert PROGRESS.search(shown), shown
 
 
-def test_open_loop_rate_and_size(ws_server: ServerProcess, tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def test_open_loop_rate_and_size_with_json_on_stdout(ws_server: ServerProcess) -> None:
     proc = run_cli(
         "bench", ws_server.url(), "-c", "2", "-d", "1", "--rate", "20", "--size", "100",
-        "--ramp", "10", "--json", str(out),
+        "--ramp", "10", "--json", "-",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    data = json.loads(out.read_text())
+    assert "throughput" in proc.stderr  # the table moved out of the JSON's way
+    data = json.loads(proc.stdout)
     assert data["rate_per_connection"] == 20 and data["size"] == 100 and data["ramp_per_second"] == 10
     messages = data["messages"]
     assert messages["received"] > 0 and messages["received_bytes"] == 100 * messages["received"]
