@@ -6,6 +6,7 @@ scripted raw servers of the same process keep serving.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sys
@@ -28,8 +29,10 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "geventws", *args]
 
 
-def run_cli(*args: str, stdin: str | None = None, timeout: float = RUN_TIMEOUT) -> Any:
-    """Run ``geventws args…`` to its end; stdin is empty unless given."""
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT
+) -> Any:
+    """Run ``geventws args…`` to its end; stdin is empty unless given; ``env`` adds variables."""
     return gevent.subprocess.run(
         command(*args),
         cwd=ROOT,
@@ -37,6 +40,7 @@ def run_cli(*args: str, stdin: str | None = None, timeout: float = RUN_TIMEOUT) 
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **env} if env else None,
     )
 
 

@@ -306,3 +306,9 @@ def test_a_reader_that_goes_away_ends_the_run_quietly(ws_server: ServerProcess) 
         assert proc.stderr.read() == ""
     finally:
         _reap(proc)
+
+
+def test_a_terminal_that_cannot_show_a_character_gets_its_escape(ws_server: ServerProcess) -> None:
+    proc = run_cli(ws_server.url(), "--send", "中 ok", "--expect", "1", env={"PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0, proc.stderr
+    assert received(proc.stdout) == ["text: \\u4e2d ok"]
