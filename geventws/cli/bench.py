@@ -33,7 +33,7 @@ from .stats import BenchStats
 
 __all__ = ["BenchConfig", "build_parser", "main", "run_bench"]
 
-#: How long closing every connection may take at the end of a run.
+#: The default ``--close-timeout`` of a benchmark: how long closing may take at the end.
 CLOSE_TIMEOUT = 3.0
 
 
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--json", metavar="FILE", help="write the results, with the latency histogram, as JSON ('-': stdout)")
     add_connection_arguments(parser)
+    parser.set_defaults(close_timeout=CLOSE_TIMEOUT)
     return parser
 
 
@@ -125,7 +126,6 @@ def main(argv: Sequence[str]) -> int:
         return ExitCode.USAGE
     options["limiter"] = HandshakeLimiter(args.max_handshakes, args.ramp)
     options["reconnect"] = None if args.no_reconnect else ReconnectPolicy()
-    options["close_timeout"] = CLOSE_TIMEOUT
     config = BenchConfig(args.connections, args.duration, args.rate, args.size, args.interval)
     progress = Progress(sys.stderr, tty=sys.stderr.isatty())
     stats, elapsed, signum = run_bench(args.url, options, config, progress)
@@ -179,7 +179,8 @@ def run_bench(
         stats.open_at_end = stats.open_now
         stopping.set()
         progress.finish()
-        gevent.joinall([gevent.spawn(client.stop) for client in clients], timeout=CLOSE_TIMEOUT + 2)
+        close_timeout = options.get("close_timeout") or CLOSE_TIMEOUT
+        gevent.joinall([gevent.spawn(client.stop) for client in clients], timeout=close_timeout + 2)
     finally:
         for watcher in watchers:
             watcher.cancel()

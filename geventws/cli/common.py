@@ -82,6 +82,13 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="deadline for DNS, TCP, TLS and the upgrade (default 10)",
     )
+    add(
+        "--close-timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long the closing handshake may take (default %(default)s)",
+    )
     add("--cacert", metavar="FILE", help="wss://: trust the CA certificates in this PEM file")
     add("--insecure", action="store_true", help="wss://: do not verify the server's certificate")
     add("--proxy", metavar="URL", help="HTTP or SOCKS proxy (not supported yet)")
@@ -100,6 +107,7 @@ def connection_options(args: argparse.Namespace) -> dict[str, Any]:
         "origin": args.origin,
         "ping_interval": args.ping_interval if args.ping_interval > 0 else None,
         "open_timeout": args.open_timeout,
+        "close_timeout": args.close_timeout,
     }
     context = _ssl_context(args)
     if context is not None:

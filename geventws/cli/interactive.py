@@ -63,6 +63,7 @@ class ClientRun:
         self._attempt_error: WebSocketError | None = None
         self._ended_with: ExitCode | None = None  # how the last attempt ended
         output.on_closed = self.wake.set
+        self._main: Any = None  # the greenlet that runs run()
         if settings.binary:
             options["websocket_type"] = BINARY_TYPE_ARRAYBUFFER
         if settings.reconnect:
@@ -72,14 +73,15 @@ class ClientRun:
 
     def run(self) -> ExitCode:
         """Connect, feed the input, wait for the end; close and return the exit code."""
+        self._main = gevent.getcurrent()
         watchers = [gevent.signal_handler(s, self._on_signal, s) for s in (signal.SIGINT, signal.SIGTERM)]
-        feeder = gevent.spawn(self._feed)
+        helpers = [gevent.spawn(self._feed)]
         try:
             self.conn.connect()
-            gevent.spawn(self._watch_finished)
+            helpers.append(gevent.spawn(self._watch_finished))
             return self._wait_for_end()
         finally:
-            feeder.kill(block=False)
+            gevent.killall(helpers, block=False)
             for watcher in watchers:
                 watcher.cancel()
 
@@ -132,6 +134,11 @@ class ClientRun:
         self.wake.set()
 
     def _on_signal(self, signum: int) -> None:
+        if self.signum is not None:
+            # A second Ctrl-C: stop waiting for the server's close reply.
+            error = SystemExit(exit_code_for_signal(signum))
+            gevent.get_hub().loop.run_callback(self._main.throw, error)
+            return
         self.signum = signum
         self.wake.set()
 

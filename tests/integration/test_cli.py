@@ -17,7 +17,7 @@ import trustme
 
 from tests.cli_support import RUN_TIMEOUT, received, refused_port, run_cli, start_cli
 from tests.conftest import ServerProcess
-from tests.rawserver import BINARY, TEXT, Peer, RawServer, code_of
+from tests.rawserver import BINARY, CLOSE, TEXT, Peer, RawServer, code_of
 from tests.support import WAIT
 
 RawServerFactory = Callable[[Callable[[Peer], Any]], RawServer]
@@ -312,3 +312,27 @@ def test_a_terminal_that_cannot_show_a_character_gets_its_escape(ws_server: Serv
     proc = run_cli(ws_server.url(), "--send", "中 ok", "--expect", "1", env={"PYTHONIOENCODING": "ascii"})
     assert proc.returncode == 0, proc.stderr
     assert received(proc.stdout) == ["text: \\u4e2d ok"]
+
+
+def test_a_second_ctrl_c_stops_waiting_for_the_close_reply(raw_server: RawServerFactory) -> None:
+    opened, close_sent, release = gevent.event.Event(), gevent.event.Event(), gevent.event.Event()
+
+    def handler(peer: Peer) -> None:
+        peer.handshake()
+        opened.set()
+        _, opcode, _ = peer.read_frame()
+        if opcode == CLOSE:
+            close_sent.set()
+        release.wait(RUN_TIMEOUT)  # never answers the close
+
+    proc = start_cli(raw_server(handler).url(), "--close-timeout", "60", "--ping-interval", "0")
+    try:
+        assert opened.wait(WAIT * 3)
+        proc.send_signal(signal.SIGINT)
+        assert close_sent.wait(WAIT * 3)  # the first Ctrl-C started the closing handshake
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(WAIT * 3) == 130  # well before --close-timeout
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        release.set()
+        _reap(proc)
