@@ -1,0 +1,53 @@
+"""geventws.cli.display: what a hostile server's messages look like on a terminal."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from geventws.cli.display import Output, describe, escape_text, redacted_lines
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("hello, wörld 中文", "hello, wörld 中文"),
+        ("a\nb\r\tc", "a\\nb\\r\\tc"),
+        ("\x1b[2J\x07\x00", "\\x1b[2J\\x07\\x00"),
+        ("\u202eevil", "\\u202eevil"),  # a bidi override reorders what follows
+        ("\x9b31m", "\\x9b31m"),  # the 8-bit CSI
+        ("back\\slash", "back\\\\slash"),  # so that an escape cannot be faked
+        ("\U000e0001", "\\U000e0001"),
+    ],
+)
+def test_escape_text(text: str, shown: str) -> None:
+    assert escape_text(text) == shown
+
+
+def test_describe() -> None:
+    assert describe("hi\n") == "text: hi\\n"
+    assert describe(b"\x00\xffA") == "binary (3 bytes): 00 ff 41"
+    assert describe(b"\x01") == "binary (1 byte): 01"
+    assert describe(b"") == "binary (0 bytes): "
+
+
+def test_redacted_lines() -> None:
+    pairs = [("Cookie", "a=b"), ("authorization", "Bearer x"), ("Set-Cookie", "s=t"), ("X-A", "1\x1b")]
+    assert redacted_lines(pairs) == ["Cookie: ***", "authorization: ***", "Set-Cookie: ***", "X-A: 1\\x1b"]
+
+
+def test_output_streams() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    quiet = Output(out, err)
+    quiet.sent("x")
+    quiet.trace("t")
+    quiet.received(b"\x1b")
+    quiet.error("e")
+    assert out.getvalue().endswith(" binary (1 byte): 1b\n") and out.getvalue().startswith("< ")
+    assert err.getvalue().startswith("! ") and err.getvalue().endswith(" e\n")
+    loud = Output(out, err, verbose=True)
+    loud.sent("x")
+    loud.trace("t")
+    assert out.getvalue().splitlines()[-1].startswith("> ")
+    assert err.getvalue().splitlines()[-1].startswith("* ")
