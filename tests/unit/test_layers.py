@@ -26,6 +26,8 @@ PURE = [
     "protocol.state",
     "protocol.uri",
     "protocol.backoff",
+    "protocol.proxy",
+    "protocol.route",
 ]
 FORBIDDEN = {"gevent", "greenlet", "websocket"}
 
