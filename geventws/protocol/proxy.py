@@ -137,7 +137,7 @@ def check_connect_response(head: bytes, host: str, port: int, proxy: ProxyURL) -
     if 200 <= response.status < 300:
         return
     msg = f"proxy {proxy} refused CONNECT to {target}: {response.status} {response.reason}".rstrip()
-    if response.status == 407:
+    if response.status in (401, 407):  # 407 is the standard; tinyproxy answers bad credentials with 401
         msg += (
             " (the proxy rejected the user and password of the proxy URL)"
             if proxy.user is not None
