@@ -36,9 +36,8 @@ def proxy_url(scheme: str, port: int, user: str | None = None, password: str | N
     """A proxy URL on loopback, with quoted credentials."""
     credentials = ""
     if user is not None:
-        credentials = (
-            urllib.parse.quote(user, safe="") + ":" + urllib.parse.quote(password or "", safe="") + "@"
-        )
+        secret = "" if password is None else ":" + urllib.parse.quote(password, safe="")
+        credentials = urllib.parse.quote(user, safe="") + secret + "@"
     return f"{scheme}://{credentials}127.0.0.1:{port}"
 
 

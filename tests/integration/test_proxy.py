@@ -356,3 +356,115 @@ def test_tunnel_that_breaks_during_tls_is_a_tls_error(raw_server: RawServerFacto
     server = raw_server(_answering(b"HTTP/1.1 200 Connection established\r\n\r\n"))
     with pytest.raises(TLSError, match="TLS handshake with localhost:9 failed"):
         _open("wss://localhost:9/", f"http://127.0.0.1:{server.port}")
+
+
+# -- scripted SOCKS proxies: what python-socks sends, pinned ----------------------------------------
+
+
+def _socks5_then_server(
+    requests: list[tuple[Any, ...]], reply: bytes = b"\x05\x00\x00\x01" + bytes(6)
+) -> Callable[[Peer], None]:
+    def handler(peer: Peer) -> None:
+        version, count = peer.read_exact(2)
+        methods = peer.read_exact(count)
+        credentials = None
+        if 2 in methods:
+            peer.sock.sendall(b"\x05\x02")
+            _, size = peer.read_exact(2)
+            user = peer.read_exact(size)
+            (size,) = peer.read_exact(1)
+            credentials = (user.decode(), peer.read_exact(size).decode())
+            peer.sock.sendall(b"\x01\x00")
+        else:
+            peer.sock.sendall(b"\x05\x00")
+        _, command, _, kind = peer.read_exact(4)
+        size = {1: 4, 4: 16}.get(kind) or peer.read_exact(1)[0]
+        address, port = peer.read_exact(size), int.from_bytes(peer.read_exact(2), "big")
+        requests.append((version, credentials, command, kind, address, port))
+        peer.sock.sendall(reply)
+        peer.handshake()
+        _, payload = peer.read_message()
+        peer.send_frame(0x1, payload)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("scheme", "host", "kind", "address"),
+    [
+        ("socks5h", "echo.invalid", 3, b"echo.invalid"),  # the proxy resolves the name
+        ("socks5", "localhost", 1, bytes([127, 0, 0, 1])),  # resolved here, by gevent
+    ],
+)
+def test_socks5_request_as_sent(
+    raw_server: RawServerFactory, scheme: str, host: str, kind: int, address: bytes
+) -> None:
+    pytest.importorskip("python_socks")
+    requests: list[tuple[Any, ...]] = []
+    server = raw_server(_socks5_then_server(requests))
+    url = f"ws://{host}:8765/"
+    transport = _open(url, proxy_url(scheme, server.port, USER, PASSWORD))
+    try:
+        assert websocket_round_trip(transport, parse_uri(url), "hi") == "hi"
+    finally:
+        transport.abort()
+    assert requests == [(5, (USER, PASSWORD), 1, kind, address, 8765)]
+
+
+def _read_zstring(peer: Peer) -> bytes:
+    data = b""
+    while (byte := peer.read_exact(1)) != b"\0":
+        data += byte
+    return data
+
+
+@pytest.mark.parametrize(
+    ("scheme", "host", "address"),
+    [("socks4a", "echo.invalid", b"echo.invalid"), ("socks4", "localhost", b"")],
+)
+def test_socks4_request_as_sent(raw_server: RawServerFactory, scheme: str, host: str, address: bytes) -> None:
+    pytest.importorskip("python_socks")
+
+    def handler(peer: Peer) -> None:
+        version, command, port_hi, port_lo, *ip = peer.read_exact(8)
+        user = _read_zstring(peer)
+        name = _read_zstring(peer) if ip[:3] == [0, 0, 0] and ip[3] else b""
+        requests.append((version, command, port_hi * 256 + port_lo, bytes(ip), user, name))
+        peer.sock.sendall(b"\x00\x5a" + bytes(6))
+        peer.handshake()
+        _, payload = peer.read_message()
+        peer.send_frame(0x1, payload)
+
+    requests: list[tuple[Any, ...]] = []
+    server = raw_server(handler)
+    url = f"ws://{host}:8765/"
+    transport = _open(url, proxy_url(scheme, server.port, USER))
+    try:
+        assert websocket_round_trip(transport, parse_uri(url), "hi") == "hi"
+    finally:
+        transport.abort()
+    ip = bytes([0, 0, 0, 1]) if address else bytes([127, 0, 0, 1])
+    assert requests == [(4, 1, 8765, ip, USER.encode(), address)]
+
+
+@pytest.mark.parametrize(
+    ("handler", "match"),
+    [
+        (lambda peer: peer.sock.sendall(b"\x05\xff"), "refused"),  # no acceptable method
+        (lambda peer: (peer.read_exact(3), peer.sock.sendall(b"\x05\x00")), "closed the connection"),
+        (lambda peer: peer.sock.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n"), "refused"),
+    ],
+)
+def test_bad_socks5_answers(raw_server: RawServerFactory, handler: Callable[[Peer], Any], match: str) -> None:
+    pytest.importorskip("python_socks")
+    server = raw_server(handler)
+    with pytest.raises(ProxyError, match=match):
+        _open("ws://127.0.0.1:9/", proxy_url("socks5", server.port, USER, PASSWORD))
+
+
+def test_socks5_connect_refused_by_the_proxy(raw_server: RawServerFactory) -> None:
+    pytest.importorskip("python_socks")
+    server = raw_server(_socks5_then_server([], reply=b"\x05\x05\x00\x01" + bytes(6)))
+    with pytest.raises(ProxyError, match=r"refused 127.0.0.1:9.*[Cc]onnection refused") as info:
+        _open("ws://127.0.0.1:9/", proxy_url("socks5", server.port))
+    assert info.value.status == 0
