@@ -184,3 +184,6 @@ def websocket_round_trip(transport: Transport, uri: WebSocketURI, text: str) -> 
         frame = FrameParser(transport.recv, None, rest).read()
     assert frame.opcode == OP_TEXT and isinstance(frame.data, str)
     return frame.data
+
+
+Proxy = ProxyProcess | RelayProxy
