@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.parse
@@ -17,11 +18,14 @@ from pathlib import Path
 import gevent
 import gevent.server
 import gevent.socket
+import pytest
 
 from geventws.protocol.frames import OP_TEXT, FrameParser, encode_frame
 from geventws.protocol.handshake import build_request, check_response, new_key, parse_response
 from geventws.protocol.headers import Headers
-from geventws.protocol.uri import WebSocketURI
+from geventws.protocol.route import make_route
+from geventws.protocol.uri import WebSocketURI, parse_uri
+from geventws.runtime.connector import open_transport
 from geventws.runtime.transport import Transport
 from tests.support import WAIT
 
@@ -187,3 +191,29 @@ def websocket_round_trip(transport: Transport, uri: WebSocketURI, text: str) -> 
 
 
 Proxy = ProxyProcess | RelayProxy
+
+
+def open_via(url: str, proxy: str | bool, context: ssl.SSLContext | None = None) -> Transport:
+    """open_transport through ``proxy``, bounded in time as Connection bounds it."""
+    with gevent.Timeout(WAIT * 2):
+        return open_transport(parse_uri(url), context, make_route(proxy=proxy))
+
+
+def round_trip_via(url: str, proxy: str | bool, context: ssl.SSLContext | None = None) -> str:
+    """Open through ``proxy``, echo one message, close; return what came back."""
+    transport = open_via(url, proxy, context)
+    try:
+        return websocket_round_trip(transport, parse_uri(url), "through the proxy")
+    finally:
+        transport.abort()
+
+
+def assert_no_secret(error: BaseException, caplog: pytest.LogCaptureFixture) -> None:
+    """Neither the password nor the user name in the error, its chain, or the logs."""
+    seen: BaseException | None = error
+    while seen is not None:
+        for text in (str(seen), repr(seen), repr(seen.args)):
+            for secret in (PASSWORD, PLAIN_PASSWORD, "s3cr", USER):
+                assert secret not in text, f"{secret!r} shown in {type(seen).__name__}: {text}"
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
+    assert "s3cr" not in caplog.text and USER not in caplog.text
