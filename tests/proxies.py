@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import gevent
+import gevent.pool
 import gevent.server
 import gevent.socket
 import pytest
@@ -137,7 +138,9 @@ class RelayProxy:
         self.token = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode() if auth else None
         self.clients: list[str] = []  # the address of each client
         self.targets: list[str] = []  # the host:port of each CONNECT
-        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self._handle)
+        # A pool, so that stop() ends the relays too (a relay left running would
+        # keep the server's end of the tunnel open after the test).
+        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self._handle, spawn=gevent.pool.Pool())
         self.server.start()
         self.port: int = self.server.address[1]
         self.scheme, self.password = "http", PASSWORD if auth else None
