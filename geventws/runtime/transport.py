@@ -16,7 +16,6 @@ import gevent.lock
 import gevent.socket
 
 from ..exceptions import HandshakeError
-from ..protocol.route import DIRECT, Route
 from ..protocol.uri import WebSocketURI
 
 __all__ = ["Transport", "open_transport"]
@@ -75,9 +74,9 @@ class Transport:
         self.sock.close()
 
 
-def open_transport(uri: WebSocketURI, ssl_context: ssl.SSLContext | None, route: Route = DIRECT) -> Transport:
+def open_transport(uri: WebSocketURI, ssl_context: ssl.SSLContext | None) -> Transport:
     """Kept for connection.py until it imports :func:`.connector.open_transport`
     (where the connect side now lives) directly."""
-    from .connector import open_transport as open_with_route  # here: connector imports this module
+    from .connector import open_transport as open_directly  # here: connector imports this module
 
-    return open_with_route(uri, ssl_context, route)
+    return open_directly(uri, ssl_context)
