@@ -10,6 +10,7 @@ Every exception has one root, :class:`WebSocketError`::
     │   ├── OpenTimeout             (also a TimeoutError) – open_timeout expired
     │   ├── TLSError                – the TLS handshake failed (certificate, protocol)
     │   └── HandshakeError          – the HTTP upgrade was refused or answered wrongly
+    │       └── ProxyError          – the proxy refused the tunnel (407, 403…) or answered wrongly
     ├── ConnectionClosed            – the connection is closed (``code``, ``reason``)
     │   ├── ConnectionClosedOK      – with 1000, 1001 or no code (1005)
     │   └── ConnectionClosedError   – any other way (1006 when TCP just died)
@@ -43,6 +44,7 @@ __all__ = [
     "PingTimeout",
     "SendBufferFull",
     "ProtocolError",
+    "ProxyError",
     "TLSError",
     "WebSocketError",
 ]
@@ -129,6 +131,15 @@ class HandshakeError(ConnectError):
         self.status = status
         self.headers: Mapping[str, str] = headers if headers is not None else {}
         self.body = body
+
+
+class ProxyError(HandshakeError):
+    """The proxy refused to open the tunnel to the server, or answered wrongly.
+
+    ``status`` is the proxy's HTTP status (407 when it wants credentials, 403
+    when it forbids the target), 0 for a SOCKS proxy or an answer that was not
+    HTTP. Proxy credentials never appear in the message.
+    """
 
 
 class ConnectionClosed(WebSocketError):

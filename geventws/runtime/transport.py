@@ -7,7 +7,6 @@ cooperative whether or not the process was monkey-patched.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import socket as stdlib_socket
 import ssl
@@ -15,9 +14,8 @@ import ssl
 import gevent
 import gevent.lock
 import gevent.socket
-import gevent.ssl
 
-from ..exceptions import ConnectError, HandshakeError, TLSError
+from ..exceptions import HandshakeError
 from ..protocol.uri import WebSocketURI
 
 __all__ = ["Transport", "open_transport"]
@@ -77,56 +75,8 @@ class Transport:
 
 
 def open_transport(uri: WebSocketURI, ssl_context: ssl.SSLContext | None) -> Transport:
-    """Resolve, connect and, for ``wss://``, run the TLS handshake.
+    """Kept for connection.py until it imports :func:`.connector.open_transport`
+    (where the connect side now lives) directly."""
+    from .connector import open_transport as open_directly  # here: connector imports this module
 
-    The caller bounds the time (``open_timeout``). Raises :class:`ConnectError`
-    or :class:`TLSError` with the low-level cause chained.
-    """
-    try:
-        sock = gevent.socket.create_connection((uri.host, uri.port))
-    except gevent.socket.gaierror as exc:
-        raise ConnectError(f"cannot resolve {uri.host!r}: {exc}") from exc
-    except OSError as exc:
-        raise ConnectError(f"cannot connect to {uri.host}:{uri.port}: {exc}") from exc
-    try:
-        sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
-        if not uri.secure:
-            return Transport(sock)
-        context = ssl_context if ssl_context is not None else default_ssl_context()
-        return Transport(_start_tls(sock, uri, context))
-    except BaseException:  # also a kill or timeout while connecting: never leak the socket
-        sock.close()
-        raise
-
-
-@functools.lru_cache(maxsize=1)
-def default_ssl_context() -> ssl.SSLContext:
-    """``ssl.create_default_context()``, made once: loading the CA store for
-    every connection would cost time and memory at scale."""
-    return ssl.create_default_context()
-
-
-def _start_tls(
-    sock: gevent.socket.socket, uri: WebSocketURI, context: ssl.SSLContext
-) -> gevent.ssl.SSLSocket:
-    tls: gevent.ssl.SSLSocket | None = None
-    try:
-        # gevent.ssl.SSLSocket accepts any ssl.SSLContext through _context (what
-        # gevent's own SSLContext.wrap_socket passes); a plain context's
-        # wrap_socket would build a blocking stdlib SSLSocket instead.
-        tls = gevent.ssl.SSLSocket(
-            sock=sock,
-            server_hostname=uri.host,
-            do_handshake_on_connect=False,
-            _context=context,
-        )
-        tls.do_handshake()
-    except BaseException as exc:
-        if tls is not None:
-            tls.close()
-        if isinstance(exc, ssl.SSLError):
-            raise TLSError(f"TLS handshake with {uri.host}:{uri.port} failed: {exc}") from exc
-        if isinstance(exc, OSError):
-            raise ConnectError(f"connection to {uri.host}:{uri.port} lost during TLS: {exc}") from exc
-        raise
-    return tls
+    return open_directly(uri, ssl_context)

@@ -27,6 +27,8 @@ PURE = [
     "protocol.uri",
     "protocol.backoff",
     "protocol.redirects",
+    "protocol.proxy",
+    "protocol.route",
 ]
 FORBIDDEN = {"gevent", "greenlet", "websocket"}
 
