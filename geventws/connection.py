@@ -16,28 +16,29 @@ once per attempt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, MutableMapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.event
 
-from .exceptions import ConnectError, ConnectionClosed, ConnectionClosedOK, WebSocketError, closed_exception
+from .callbacks import CALLBACKS, Callback, Callbacks
+from .exceptions import ConnectError, ConnectionClosed, WebSocketError, closed_exception
 from .protocol.codes import ErrorCode
 from .protocol.handshake import Response
 from .protocol.options import Options, URLLike, make_options
 from .protocol.state import State
 from .protocol.uri import WebSocketURI
 from .runtime.inbox import Inbox
+from .runtime.log import ConnectionLog
 from .runtime.opening import Opened
-from .runtime.outbox import Message, Outbox, message_for
+from .runtime.outbox import Outbox, message_for
 from .runtime.pings import Pong
 from .runtime.registry import registry_for
 from .runtime.session import Session
 from .runtime.supervisor import Phase, Supervisor
 from .runtime.threads import HubThread, from_any_thread
 from .runtime.wire import encode_close, encode_frame
+from .sequential import Sequential
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -48,74 +49,20 @@ __all__ = ["Connection", "Pong", "connect"]
 
 logger = logging.getLogger("geventws")
 
-Callback = Callable[..., object]
 
-CALLBACKS = (
-    "on_connect",
-    "on_websocket_connect",
-    "on_message",
-    "on_error",
-    "on_close",
-    "on_ping",
-    "on_pong",
-    "on_open_replay",
-    "on_reconnecting",
-    "on_give_up",
-    "on_buffer_full",
-    "on_buffer_drain",
-)
-
-
-class _ConnLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """Prefixes every message with the connection's URL (without credentials)."""
-
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
-        # The prefix becomes part of the format string: a "%" in the URL must not.
-        prefix = str(self.extra["url"] if self.extra else "").replace("%", "%%")
-        return f"[{prefix}] {msg}", kwargs
-
-
-class Connection:
+class Connection(Callbacks, Sequential):
     """A WebSocket client connection, Workerman's ``AsyncTcpConnection("ws://…")``.
 
     ``url`` is a ``ws://`` or ``wss://`` URL; the options are those of
     :func:`geventws.options.make_options` (``headers``, ``ping_interval``,
-    ``websocket_type``, ``ssl_context``, timeouts, limits…). Callbacks may be
-    passed as keyword arguments or assigned as attributes:
-
-    - ``on_connect(conn)``: TCP (and TLS) is up; the upgrade is sent after it returns.
-    - ``on_websocket_connect(conn, response)``: the handshake is done.
-    - ``on_message(conn, data)``: ``str`` for text, ``bytes`` for binary. Without
-      it, messages go to an inbox read by :meth:`recv` and iteration.
-    - ``on_error(conn, code, msg)``: see :class:`geventws.ErrorCode`.
-    - ``on_close(conn)``: the attempt is over (also after a failed connect).
-    - ``on_ping(conn, data)`` / ``on_pong(conn, data)``: control frames received.
-    - ``on_open_replay(conn)``: after each handshake, before queued messages are
-      flushed: resubscribe here (its sends go out first).
-    - ``on_reconnecting(conn, attempt, delay, error)``: the ``reconnect`` policy
-      will try again after ``delay`` seconds (``error`` is why the last attempt
-      ended, ``None`` after a clean close).
-    - ``on_give_up(conn, error)``: the policy stopped reconnecting.
-    - ``on_buffer_full(conn)`` / ``on_buffer_drain(conn)``: the outbox of sends
-      waiting for a connection filled up / was flushed empty.
+    ``websocket_type``, ``ssl_context``, timeouts, limits…). The callbacks
+    (``on_message``, ``on_error``…, listed in :class:`~geventws.callbacks.Callbacks`)
+    may be passed as keyword arguments or assigned as attributes.
 
     :meth:`connect` returns at once; greenlets do the work. Without a
     ``reconnect`` policy the connection reconnects only when
     :meth:`reconnect` is called.
     """
-
-    on_connect: Callback | None
-    on_websocket_connect: Callback | None
-    on_message: Callback | None
-    on_error: Callback | None
-    on_close: Callback | None
-    on_ping: Callback | None
-    on_pong: Callback | None
-    on_open_replay: Callback | None
-    on_reconnecting: Callback | None
-    on_give_up: Callback | None
-    on_buffer_full: Callback | None
-    on_buffer_drain: Callback | None
 
     def __init__(
         self,
@@ -142,16 +89,10 @@ class Connection:
         self._hub_thread = HubThread()
         self._uri: WebSocketURI | None = opts.uri  # the URL of the current attempt
         self._log_context = {"url": str(opts.uri) if opts.uri else "<url callable>"}
-        self._log = _ConnLogger(logger, self._log_context)
+        self._log = ConnectionLog(logger, self._log_context)
         self._session: Session | None = None  # the current or last attempt
         self._supervisor = self._new_supervisor()
-        self._outbox = Outbox(
-            opts.max_send_buffer_size,
-            opts.max_send_buffer_messages,
-            opts.send_buffer_policy,
-            on_full=lambda: self._fire("on_buffer_full"),
-            on_dropped=self._dropped,
-        )
+        self._outbox = self._new_outbox()
         self._inbox = Inbox(opts.max_queue)
         self._ever_opened = gevent.event.Event()  # what connect() waits for
         self._refuse_reconnect = False  # stop() was called: only connect() restarts
@@ -161,13 +102,24 @@ class Connection:
         self._subprotocol: str | None = None
         self._last_error: WebSocketError | None = None
 
+    def _new_outbox(self) -> Outbox:
+        opts = self._options
+        return Outbox(
+            opts.max_send_buffer_size,
+            opts.max_send_buffer_messages,
+            opts.send_buffer_policy,
+            on_full=lambda: self._fire("on_buffer_full"),
+            on_lost=lambda text: self._notify_error(ErrorCode.SEND_FAIL, text),
+        )
+
     def _new_supervisor(self) -> Supervisor:
         reconnect = self._options.reconnect
         return Supervisor(
             self._run_attempt,
             backoff=reconnect.start() if reconnect is not None else None,
-            on_reconnecting=self._reconnecting,
-            on_give_up=self._giving_up,
+            on_reconnecting=lambda *args: self._fire("on_reconnecting", *args),
+            on_give_up=lambda attempts, error: self._fire("on_give_up", error),
+            log=self._log,
             on_finished=self._finished,
             name=f"geventws-supervisor {self._log_context['url']}",
         )
@@ -298,17 +250,6 @@ class Connection:
         self._refuse_reconnect = True
         self.close(code, reason)
 
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def wait_closed(self, timeout: float | None = None) -> bool:
         """Wait until the connection is finished for good; whether it is."""
         return self._supervisor.finished.wait(timeout)
@@ -361,38 +302,8 @@ class Connection:
             raise self._closed_error()
         return session.ping(data)
 
-    def _dropped(self, dropped: list[Message]) -> None:
-        size = sum(len(payload) for _, payload in dropped)
-        self._notify_error(
-            ErrorCode.SEND_FAIL,
-            f"send buffer full: dropped the {len(dropped)} oldest queued message(s), {size} bytes",
-        )
-
     def _closed_error(self) -> ConnectionClosed:
         return closed_exception(self.close_code or 1006, self.close_reason)
-
-    # -- receiving (sequential API) ----------------------------------------------
-
-    @from_any_thread
-    def recv(self, timeout: float | None = None) -> str | bytes:
-        """The next message: ``str`` for text, ``bytes`` for binary.
-
-        Raises :class:`TimeoutError` after ``timeout`` seconds,
-        :class:`ConnectionClosed` once the connection is finished and the
-        inbox drained, :class:`ConcurrencyError` if another greenlet is
-        already waiting, :class:`RuntimeError` when ``on_message`` is set.
-        """
-        if self.on_message is not None:
-            raise RuntimeError("recv() cannot be used when on_message is set")
-        return self._inbox.get(timeout)
-
-    def __iter__(self) -> Iterator[str | bytes]:
-        """Messages until the connection closes; quiet on a normal close."""
-        while True:
-            try:
-                yield self.recv()
-            except ConnectionClosedOK:
-                return
 
     # -- the supervisor's hooks --------------------------------------------------
 
@@ -402,22 +313,8 @@ class Connection:
         self._fire("on_close")
         return session.error
 
-    def _reconnecting(self, attempt: int, delay: float, error: WebSocketError | None) -> None:
-        self._log.info("reconnecting in %.3f s (attempt %d)", delay, attempt)
-        self._fire("on_reconnecting", attempt, delay, error)
-
-    def _giving_up(self, attempts: int, error: WebSocketError | None) -> None:
-        self._log.info("reconnect policy gave up after %d attempt(s): %s", attempts, error)
-        self._fire("on_give_up", error)
-
     def _finished(self) -> None:
-        unsent = self._outbox.close(self._closed_error())
-        if unsent:
-            size = sum(len(payload) for _, payload in unsent)
-            self._notify_error(
-                ErrorCode.SEND_FAIL,
-                f"{len(unsent)} queued message(s), {size} bytes, were never sent: the connection is finished",
-            )
+        self._outbox.close(self._closed_error())
         closed = self._closed_error()
         closed.__cause__ = self._session.error if self._session is not None else None
         self._inbox.close(closed)
@@ -467,22 +364,6 @@ class Connection:
         if isinstance(exc, WebSocketError):
             self._last_error = exc
         self._notify_error(code, str(exc))
-
-    # -- callbacks ---------------------------------------------------------------
-
-    def _fire(self, name: str, *args: Any) -> None:
-        callback = getattr(self, name)
-        if callback is None:
-            return
-        try:
-            callback(self, *args)
-        except Exception:
-            self._log.exception("error in %s callback", name)
-
-    def _notify_error(self, code: ErrorCode, msg: str) -> None:
-        if self.on_error is None and not self._errors_raised:
-            self._log.warning("%s: %s", code.name, msg)
-        self._fire("on_error", code, msg)
 
     def __repr__(self) -> str:
         return f"<geventws.Connection {self._log_context['url']} {self.state.value}>"

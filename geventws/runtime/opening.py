@@ -85,24 +85,40 @@ def open_websocket(
             if hop == 0 and not tcp_connected():
                 transport.abort()
                 return None
-            key = new_key()
             sent = _headers_for(uri, target, headers)
-            log.debug("upgrade request for %s, headers %s", target, redact(sent.raw_items()))
-            with _deadline(deadline, "the opening handshake"):
-                response, leftover = upgrade(transport, target, sent, key, options)
-            response_received(response)
-            redirect = redirect_target(target, response)
-            if redirect is None:
-                subprotocol = check_response(response, key, options.subprotocols)
-                log.debug("handshake done: %s %s", response.status, response.reason)
-                return Opened(transport, response, subprotocol, leftover)
+            outcome = _shake_hands(transport, target, sent, options, deadline, log, response_received)
         except BaseException:
             transport.abort()
             raise
+        if isinstance(outcome, Opened):
+            return outcome
         transport.abort()
-        log.info("redirected (HTTP %s) to %s", response.status, redirect)
-        target = redirect
+        target = outcome
     raise HandshakeError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _shake_hands(
+    transport: Transport,
+    uri: WebSocketURI,
+    headers: Headers,
+    options: Options,
+    deadline: float | None,
+    log: logging.LoggerAdapter[Any],
+    response_received: Callable[[Response], None],
+) -> Opened | WebSocketURI:
+    """The upgrade over ``transport``: what was opened, or where a redirect points."""
+    key = new_key()
+    log.debug("upgrade request for %s, headers %s", uri, redact(headers.raw_items()))
+    with _deadline(deadline, "the opening handshake"):
+        response, leftover = upgrade(transport, uri, headers, key, options)
+    response_received(response)
+    redirect = redirect_target(uri, response)
+    if redirect is not None:
+        log.info("redirected (HTTP %s) to %s", response.status, redirect)
+        return redirect
+    subprotocol = check_response(response, key, options.subprotocols)
+    log.debug("handshake done: %s %s", response.status, response.reason)
+    return Opened(transport, response, subprotocol, leftover)
 
 
 def open_stream(uri: WebSocketURI, options: Options, deadline: float | None) -> Transport:

@@ -46,7 +46,7 @@ class Outbox:
     Bounded by ``max_bytes`` and/or ``max_messages`` (``None``: no bound).
     When a message does not fit, :meth:`offer` calls ``on_full()``, then
     applies the policy: ``"drop_oldest"`` drops the oldest messages (reported
-    with ``on_dropped(messages)``), ``"fail"`` raises :class:`SendBufferFull`,
+    with ``on_lost(text)``), ``"fail"`` raises :class:`SendBufferFull`,
     ``"block"`` waits until a message was taken out and lets the sender decide
     again (the connection may be open by then).
     """
@@ -54,7 +54,7 @@ class Outbox:
     __slots__ = (
         "_closed",
         "_items",
-        "_on_dropped",
+        "_on_lost",
         "_on_full",
         "_room",
         "max_bytes",
@@ -70,7 +70,7 @@ class Outbox:
         policy: str,
         *,
         on_full: Callable[[], object] = lambda: None,
-        on_dropped: Callable[[list[Message]], object] = lambda _: None,
+        on_lost: Callable[[str], object] = lambda _: None,
     ) -> None:
         self._items: collections.deque[Message] = collections.deque()
         #: Payload bytes queued.
@@ -79,7 +79,7 @@ class Outbox:
         self.max_messages = max_messages
         self.policy = policy
         self._on_full = on_full
-        self._on_dropped = on_dropped
+        self._on_lost = on_lost  # queued messages that will never be sent
         self._room = gevent.event.Event()
         self._closed: ConnectionClosed | None = None
 
@@ -119,7 +119,7 @@ class Outbox:
         while not self.fits(size):
             dropped.append(self._popleft())
         if dropped:
-            self._on_dropped(dropped)
+            self._on_lost(f"send buffer full: dropped the {_describe(dropped, 'oldest ')}")
 
     def _wait_for_room(self) -> None:
         """Wait until a message was taken out or the outbox was closed."""
@@ -150,14 +150,15 @@ class Outbox:
         self._room.set()
         return message
 
-    def close(self, exc: ConnectionClosed) -> list[Message]:
-        """Refuse further messages, wake blocked senders; return what was queued."""
+    def close(self, exc: ConnectionClosed) -> None:
+        """Refuse further messages (``exc``), wake blocked senders, drop what was queued."""
         self._closed = exc
         items = list(self._items)
         self._items.clear()
         self.nbytes = 0
         self._room.set()
-        return items
+        if items:
+            self._on_lost(f"{_describe(items)} were never sent: the connection is finished")
 
     def reopen(self) -> None:
         """Accept messages again (after a reconnect() that followed a close)."""
@@ -168,3 +169,8 @@ class Outbox:
 
     def __bool__(self) -> bool:
         return bool(self._items)
+
+
+def _describe(messages: list[Message], which: str = "") -> str:
+    size = sum(len(payload) for _, payload in messages)
+    return f"{len(messages)} {which}queued message(s), {size} bytes"

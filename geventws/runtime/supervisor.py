@@ -59,6 +59,7 @@ class Supervisor:
         "_backoff",
         "_clock",
         "_greenlet",
+        "_log",
         "_name",
         "_on_finished",
         "_on_give_up",
@@ -82,7 +83,9 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[gevent.event.Event, float], object] = _wait_on,
         name: str = "geventws-supervisor",
+        log: logging.LoggerAdapter[Any] | logging.Logger = logger,
     ) -> None:
+        self._log = log
         self._attempt = attempt
         self._backoff = backoff
         self._on_reconnecting = on_reconnecting
@@ -162,7 +165,7 @@ class Supervisor:
                 if not self.finish_requested and self.due is None:
                     self._plan_reconnect(error)
         except Exception:
-            logger.exception("supervisor failed")
+            self._log.exception("supervisor failed")
         finally:
             self.finish()
 
@@ -173,8 +176,10 @@ class Supervisor:
             return
         delay = backoff.next_delay(error)
         if delay is None:
+            self._log.info("reconnect policy gave up after %d attempt(s): %s", backoff.attempt, error)
             self._on_give_up(backoff.attempt, error)
             return
+        self._log.info("reconnecting in %.3f s (attempt %d)", delay, backoff.attempt)
         self._on_reconnecting(backoff.attempt, delay, error)
         if not self.finish_requested and self.due is None:  # the callbacks may have decided otherwise
             self.due = self._clock() + delay
