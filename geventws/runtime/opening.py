@@ -79,7 +79,8 @@ def open_websocket(
     deadline = None if options.open_timeout is None else time.monotonic() + options.open_timeout
     target = uri
     for hop in range(MAX_REDIRECTS + 1):
-        transport = open_stream(target, options, deadline)
+        with _deadline(deadline, "connecting"):
+            transport = open_transport(target, options.ssl_context)
         log.debug("TCP connected to %s:%s", target.host, target.port)
         try:
             if hop == 0 and not tcp_connected():
@@ -119,12 +120,6 @@ def _shake_hands(
     subprotocol = check_response(response, key, options.subprotocols)
     log.debug("handshake done: %s %s", response.status, response.reason)
     return Opened(transport, response, subprotocol, leftover)
-
-
-def open_stream(uri: WebSocketURI, options: Options, deadline: float | None) -> Transport:
-    """TCP (and TLS for ``wss://``) to ``uri``, by ``deadline``."""
-    with _deadline(deadline, "connecting"):
-        return open_transport(uri, options.ssl_context)
 
 
 def upgrade(

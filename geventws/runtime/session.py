@@ -260,12 +260,13 @@ class Session:
             return None
         self.transport = opened.transport
         try:
-            self._start_open(opened)
+            self._after_handshake(opened)
         except OSError as exc:  # the replay or the flush met a dead connection
             self._lost(exc)
         return opened
 
-    def _start_open(self, opened: Opened) -> None:
+    def _after_handshake(self, opened: Opened) -> None:
+        """Keepalive, the replay hook and the queued sends, then OPEN."""
         owner = self._owner
         owner._handshake_done(opened)
         if self._options.ping_interval is not None:
