@@ -4,7 +4,7 @@ A :class:`Session` is created fresh for every attempt, so nothing is reset by
 hand: it opens the stream (:mod:`.opening`), runs the receive loop in its own
 greenlet, starts keepalive, answers pings and close frames, and ends by
 reporting at most one failure, mapped to its ``on_error`` code by
-:func:`error_code`.
+:func:`~geventws.runtime.failure.error_code`.
 
 Rules that keep it correct under gevent:
 
@@ -28,68 +28,27 @@ import gevent
 import gevent.event
 from gevent.greenlet import Greenlet
 
-from ..exceptions import (
-    ConnectError,
-    ConnectionClosed,
-    HandshakeError,
-    MessageTooBig,
-    PingTimeout,
-    ProtocolError,
-    TLSError,
-    WebSocketError,
-    closed_exception,
-)
+from ..exceptions import ProtocolError, WebSocketError
 from ..protocol.closing import ClosingHandshake
-from ..protocol.codes import OP_PING, OP_PONG, CloseCode, ErrorCode
+from ..protocol.codes import OP_PING, OP_PONG, ErrorCode
 from ..protocol.events import Close, Event, Ping, Pong
 from ..protocol.handshake import Response
 from ..protocol.options import Options
 from ..protocol.parser import FrameParser
 from ..protocol.state import State
 from ..protocol.uri import WebSocketURI
-from . import pings
+from .failure import error_code, lost_error
 from .keepalive import keep_alive
 from .opening import Opened, open_websocket, resolve
+from .pings import PingTracker
+from .pings import Pong as PongWaiter
 from .transport import Transport
 from .wire import encode_close, encode_frame
 
-__all__ = ["Session", "SessionOwner", "error_code"]
+__all__ = ["Session", "SessionOwner"]
 
 _READ_MIN = 4096
 _READ_MAX = 2**18
-
-# Most specific first: TLSError and HandshakeError are ConnectErrors too.
-_ERROR_CODES: tuple[tuple[type[BaseException], ErrorCode], ...] = (
-    (TLSError, ErrorCode.TLS_FAIL),
-    (HandshakeError, ErrorCode.HANDSHAKE_FAIL),
-    (ConnectError, ErrorCode.CONNECT_FAIL),
-    (MessageTooBig, ErrorCode.MESSAGE_TOO_BIG),
-    (ProtocolError, ErrorCode.PROTOCOL_ERROR),
-    (PingTimeout, ErrorCode.PING_TIMEOUT),
-    (ConnectionClosed, ErrorCode.CONNECTION_LOST),
-)
-
-
-def error_code(exc: BaseException, *, opening: bool = False) -> ErrorCode:
-    """The ``on_error`` code for the exception that ended an attempt.
-
-    ``opening``: the stream was not open yet, so any other
-    :class:`WebSocketError` (an :class:`InvalidURL` from a URL callable) is a
-    failure to connect.
-    """
-    for cls, code in _ERROR_CODES:
-        if isinstance(exc, cls):
-            return code
-    if opening and isinstance(exc, WebSocketError):
-        return ErrorCode.CONNECT_FAIL
-    return ErrorCode.CONNECTION_LOST
-
-
-def lost_error(code: int | None, exc: BaseException) -> ConnectionClosed:
-    """A :class:`ConnectionClosedError` for a connection lost with ``exc``."""
-    error = closed_exception(code or CloseCode.ABNORMAL_CLOSURE, "")
-    error.args = (f"{error.args[0]}: {exc}",)
-    return error
 
 
 class SessionOwner(Protocol):
@@ -168,7 +127,7 @@ class Session:
         #: While ``on_open_replay`` runs: its sends are written at once.
         self.replaying = False
         self._failure: WebSocketError | None = None
-        self._pings = pings.PingTracker()
+        self._pings = PingTracker()
         self._close_timer: Any = None
         self._receiver: Greenlet[Any, Any] | None = None
         self._keepalive: Greenlet[Any, Any] | None = None
@@ -216,7 +175,7 @@ class Session:
             transport.abort()
             raise lost_error(self.closing.code, exc) from exc
 
-    def ping(self, data: bytes = b"") -> pings.Pong:
+    def ping(self, data: bytes = b"") -> PongWaiter:
         """Send a ping; the returned :class:`Pong` tells when it was answered."""
         payload = self._pings.new_payload(data)
         frame = encode_frame(OP_PING, payload)  # checks the 125-byte limit first

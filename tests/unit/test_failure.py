@@ -16,7 +16,7 @@ from geventws.exceptions import (
     TLSError,
 )
 from geventws.protocol.codes import ErrorCode
-from geventws.runtime.session import error_code, lost_error
+from geventws.runtime.failure import error_code, lost_error
 
 
 @pytest.mark.parametrize(
