@@ -82,7 +82,7 @@ class Connection(Callbacks, Sequential):
         on_buffer_drain: Callback | None = None,
         **options: Unpack[ConnectOptions],
     ) -> None:
-        arguments = locals()
+        arguments = locals()  # the callback keywords, assigned by name
         for name in CALLBACKS:
             setattr(self, name, arguments[name])
         opts = self._options = make_options(url, **options)
@@ -211,7 +211,7 @@ class Connection(Callbacks, Sequential):
         if self._refuse_reconnect:
             self._log.debug("reconnect() ignored: stop() or stop_all() was called")
             return
-        self._supervisor.finish_requested = False
+        self._supervisor.cancel_finish()
         if self._session is not None:
             self._session.close(1000, "")
         self._schedule(delay)

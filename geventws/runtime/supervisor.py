@@ -138,6 +138,10 @@ class Supervisor:
         self.finish_requested = True
         self.cancel()
 
+    def cancel_finish(self) -> None:
+        """Undo :meth:`request_finish`: attempts may follow the current one again."""
+        self.finish_requested = False
+
     def opened(self) -> None:
         """The current attempt opened: the backoff starts over."""
         if self._backoff is not None:
