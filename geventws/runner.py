@@ -70,4 +70,4 @@ def stop_all(code: int = 1001, reason: str = "") -> None:
     :func:`run_all` returns. Waits until the connections are closed.
     """
     conns = registry_for().live()
-    gevent.joinall([gevent.spawn(conn._stop, code, reason) for conn in conns])
+    gevent.joinall([gevent.spawn(conn.stop, code, reason) for conn in conns])

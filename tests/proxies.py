@@ -21,9 +21,10 @@ import gevent.server
 import gevent.socket
 import pytest
 
-from geventws.protocol.frames import OP_TEXT, FrameParser, encode_frame
+from geventws.protocol.frames import OP_TEXT, encode_frame
 from geventws.protocol.handshake import build_request, check_response, new_key, parse_response
 from geventws.protocol.headers import Headers
+from geventws.protocol.parser import FrameParser
 from geventws.protocol.route import make_route
 from geventws.protocol.uri import WebSocketURI, parse_uri
 from geventws.runtime.connector import open_transport
@@ -187,10 +188,13 @@ def websocket_round_trip(transport: Transport, uri: WebSocketURI, text: str) -> 
     head, rest = transport.read_head(b"", 65536)
     check_response(parse_response(head), key)
     transport.write(encode_frame(OP_TEXT, text.encode()))
+    parser = FrameParser(None)
+    events = parser.feed(rest)
     with gevent.Timeout(WAIT):
-        frame = FrameParser(transport.recv, None, rest).read()
-    assert frame.opcode == OP_TEXT and isinstance(frame.data, str)
-    return frame.data
+        while not events:
+            events = parser.feed(transport.recv(65536))
+    assert isinstance(events[0], str), events
+    return events[0]
 
 
 Proxy = ProxyProcess | RelayProxy

@@ -30,7 +30,7 @@ EPILOG = """\
 exit status:
   0    ok: input done, --expect met, or the server closed normally (1000/1001/1005)
   1    unexpected failure (a bug)
-  2    usage error, or an option not supported yet (--proxy)
+  2    usage error
   3    cannot connect: DNS, refused, --open-timeout, TLS
   4    handshake rejected: a status other than 101, or a bad upgrade answer
   5    abnormal close: another close code, connection lost, protocol error, ping timeout

@@ -91,7 +91,11 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--cacert", metavar="FILE", help="wss://: trust the CA certificates in this PEM file")
     add("--insecure", action="store_true", help="wss://: do not verify the server's certificate")
-    add("--proxy", metavar="URL", help="HTTP or SOCKS proxy (not supported yet)")
+    add(
+        "--proxy",
+        metavar="URL",
+        help="http://[user:pass@]host:port or socks5[h]://…, or 'env' for HTTPS_PROXY/HTTP_PROXY/NO_PROXY",
+    )
 
 
 def connection_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,8 +103,6 @@ def connection_options(args: argparse.Namespace) -> dict[str, Any]:
 
     Raises :class:`UsageError` for arguments that cannot work together.
     """
-    if args.proxy:
-        raise UsageError("--proxy: proxies are not supported yet")
     options: dict[str, Any] = {
         "headers": [parse_header(text) for text in args.header],
         "subprotocols": list(args.subprotocol),
@@ -109,6 +111,8 @@ def connection_options(args: argparse.Namespace) -> dict[str, Any]:
         "open_timeout": args.open_timeout,
         "close_timeout": args.close_timeout,
     }
+    if args.proxy:
+        options["proxy"] = True if args.proxy == "env" else args.proxy
     context = _ssl_context(args)
     if context is not None:
         options["ssl_context"] = context

@@ -20,7 +20,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     #: An unexpected failure (a bug: please report it).
     ERROR = 1
-    #: Bad arguments, or an option that is not supported yet (``--proxy``).
+    #: Bad arguments.
     USAGE = 2
     #: The connection could not be opened: DNS, refused, ``--open-timeout``, TLS.
     CONNECT_FAILED = 3

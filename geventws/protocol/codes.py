@@ -1,4 +1,4 @@
-"""Error codes passed to ``on_error`` and close codes of RFC 6455 §7.4.
+"""Error codes passed to ``on_error``, close codes of RFC 6455 §7.4 and frame opcodes.
 
 ``CONNECT_FAIL`` and ``SEND_FAIL`` carry Workerman's numbers (1 and 2); the
 others are geventws' own.
@@ -8,7 +8,26 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["CLOSE_CODES_NOT_SENT", "CloseCode", "ErrorCode", "is_valid_close_code"]
+__all__ = [
+    "CLOSE_CODES_NOT_SENT",
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_CONT",
+    "OP_PING",
+    "OP_PONG",
+    "OP_TEXT",
+    "CloseCode",
+    "ErrorCode",
+    "is_valid_close_code",
+]
+
+# Frame opcodes (RFC 6455 §5.2), plain ints: the parser compares them per frame.
+OP_CONT = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
 
 
 class ErrorCode(enum.IntEnum):
@@ -55,7 +74,9 @@ class CloseCode(enum.IntEnum):
 
 
 #: Codes that report a condition and must never appear in a close frame.
-CLOSE_CODES_NOT_SENT = frozenset({1005, 1006, 1015})
+CLOSE_CODES_NOT_SENT = frozenset(
+    {CloseCode.NO_STATUS_RCVD, CloseCode.ABNORMAL_CLOSURE, CloseCode.TLS_HANDSHAKE}
+)
 
 _VALID_DEFINED = frozenset(range(1000, 1004)) | frozenset(range(1007, 1015))
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import ssl
 from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from ..exceptions import InvalidHeader, InvalidURL
 from .backoff import ReconnectPolicy
 from .handshake import subprotocol_offer
 from .headers import Headers, HeadersLike, check_header, check_headers, is_token
 from .redirects import DEFAULT_MAX_REDIRECTS, DEFAULT_REDIRECT_STRIP_HEADERS, check_strip_headers
+from .route import DIRECT, ProxySetting, Route, SocketOption, check_reconnect, make_route
 from .uri import WebSocketURI, parse_uri
 
 if TYPE_CHECKING:
@@ -87,6 +89,7 @@ class Options:
     send_buffer_policy: SendBufferPolicy = "fail"
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     redirect_strip_headers: frozenset[str] = DEFAULT_REDIRECT_STRIP_HEADERS
+    route: Route = DIRECT
 
     def resolve_uri(self) -> WebSocketURI:
         """The URL to use for the next attempt (calls ``url`` if it is a callable).
@@ -140,6 +143,11 @@ class ConnectOptions(TypedDict, total=False):
     send_buffer_policy: SendBufferPolicy
     max_redirects: int
     redirect_strip_headers: Collection[str]
+    proxy: ProxySetting
+    source_address: tuple[str, int] | None
+    sock: Any
+    unix_path: str | os.PathLike[str] | None
+    socket_options: Iterable[SocketOption]
 
 
 def make_options(
@@ -164,6 +172,11 @@ def make_options(
     send_buffer_policy: SendBufferPolicy = "fail",
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
     redirect_strip_headers: Collection[str] = DEFAULT_REDIRECT_STRIP_HEADERS,
+    proxy: ProxySetting = None,
+    source_address: tuple[str, int] | None = None,
+    sock: Any = None,
+    unix_path: str | os.PathLike[str] | None = None,
+    socket_options: Iterable[SocketOption] = (),
 ) -> Options:
     """Check every option and return them as :class:`Options`.
 
@@ -202,6 +215,15 @@ def make_options(
     - ``redirect_strip_headers``: header names (any case) dropped on a redirect
       to another scheme, host or port; default ``Authorization``, ``Cookie``,
       ``Proxy-Authorization``.
+    - ``proxy``: ``"http://[user:pass@]host:port"`` (HTTP CONNECT),
+      ``"socks5://…"``, ``"socks5h://…"``, ``"socks4://…"``, ``"socks4a://…"``
+      (the ``socks`` extra), or ``True`` to take ``HTTPS_PROXY`` /
+      ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` from the environment.
+    - ``source_address``: ``(host, port)`` to bind the local end to.
+    - ``sock``: a connected socket to run over (no reconnect policy then);
+      ``unix_path``: a Unix domain socket to connect to.
+    - ``socket_options``: ``(level, option, value)`` triples set on every
+      attempt's socket.
 
     Sizes and counts must be ``int``, durations ``int`` or ``float`` (finite);
     ``bool`` is refused for both. Raises :class:`~geventws.InvalidURL` for a bad
@@ -227,6 +249,14 @@ def make_options(
     _check_choices(websocket_type, send_buffer_policy)
     _check_objects(uri, ssl_context, reconnect, limiter)
     checked_headers, offer = _check_handshake_headers(headers, origin, subprotocols)
+    route = make_route(
+        proxy=proxy,
+        source_address=source_address,
+        sock=sock,
+        unix_path=unix_path,
+        socket_options=socket_options,
+    )
+    check_reconnect(route, reconnect)
     return Options(
         url=url,
         uri=uri,
@@ -249,6 +279,7 @@ def make_options(
         send_buffer_policy=send_buffer_policy,
         max_redirects=max_redirects,
         redirect_strip_headers=check_strip_headers(redirect_strip_headers),
+        route=route,
     )
 
 

@@ -13,7 +13,9 @@ class State(enum.Enum):
     ``INITIAL`` until :meth:`~geventws.Connection.connect`; ``CONNECTING``
     during DNS, TCP, TLS and the upgrade; ``OPEN`` once the handshake is done;
     ``CLOSING`` during the closing handshake; ``CLOSED`` between attempts and
-    when finished.
+    when finished. :attr:`Connection.reconnect_pending` and
+    :attr:`Connection.finished` tell those two apart (internally, the
+    supervisor's ``Phase``: ``WAITING`` or ``FINISHED``).
     """
 
     INITIAL = "initial"

@@ -1,37 +1,85 @@
-"""The outbox: messages sent while the connection is not open, bounded."""
+"""The outbox: messages sent while the connection is not open, bounded, and how a send becomes a frame."""
 
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 
 import gevent.event
 
-from ..exceptions import ConnectionClosed, SendBufferFull
+from ..exceptions import ConnectionClosed, InvalidMessage, SendBufferFull
+from ..protocol.codes import OP_BINARY, OP_TEXT
+from ..protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB
 
-__all__ = ["Outbox"]
+__all__ = ["Message", "Outbox", "message_for"]
 
 #: A queued message: (opcode, payload).
 Message = tuple[int, bytes]
 
 
+def message_for(data: str | bytes, websocket_type: str | None) -> Message:
+    """The frame to send for ``data``: text for ``str``, binary for bytes,
+    unless ``websocket_type`` forces one kind."""
+    if isinstance(data, str):
+        opcode = OP_BINARY if websocket_type == BINARY_TYPE_ARRAYBUFFER else OP_TEXT
+        try:
+            return opcode, data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidMessage(f"text is not encodable as UTF-8: {exc}") from exc
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        payload = bytes(data)
+        if websocket_type != BINARY_TYPE_BLOB:
+            return OP_BINARY, payload
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidMessage(
+                "websocket_type is BINARY_TYPE_BLOB (text frames) but the bytes are not UTF-8"
+            ) from exc
+        return OP_TEXT, payload
+    raise TypeError(f"send() takes str or bytes, not {type(data).__name__}")
+
+
 class Outbox:
-    """A FIFO of messages waiting for the next handshake.
+    """A FIFO of messages waiting for the next handshake, and its full-buffer policy.
 
     Bounded by ``max_bytes`` and/or ``max_messages`` (``None``: no bound).
-    When full, ``"drop_oldest"`` makes room by dropping the oldest messages;
-    ``"fail"`` raises :class:`SendBufferFull`; under ``"block"`` the sender
-    waits with :meth:`wait_for_room` and tries again.
+    When a message does not fit, :meth:`offer` calls ``on_full()``, then
+    applies the policy: ``"drop_oldest"`` drops the oldest messages (reported
+    with ``on_lost(text)``), ``"fail"`` raises :class:`SendBufferFull`,
+    ``"block"`` waits until a message was taken out and lets the sender decide
+    again (the connection may be open by then).
     """
 
-    __slots__ = ("_items", "nbytes", "max_bytes", "max_messages", "policy", "_room", "_closed")
+    __slots__ = (
+        "_closed",
+        "_items",
+        "_on_lost",
+        "_on_full",
+        "_room",
+        "max_bytes",
+        "max_messages",
+        "nbytes",
+        "policy",
+    )
 
-    def __init__(self, max_bytes: int | None, max_messages: int | None, policy: str) -> None:
+    def __init__(
+        self,
+        max_bytes: int | None,
+        max_messages: int | None,
+        policy: str,
+        *,
+        on_full: Callable[[], object] = lambda: None,
+        on_lost: Callable[[str], object] = lambda _: None,
+    ) -> None:
         self._items: collections.deque[Message] = collections.deque()
         #: Payload bytes queued.
         self.nbytes = 0
         self.max_bytes = max_bytes
         self.max_messages = max_messages
         self.policy = policy
+        self._on_full = on_full
+        self._on_lost = on_lost  # queued messages that will never be sent
         self._room = gevent.event.Event()
         self._closed: ConnectionClosed | None = None
 
@@ -41,53 +89,76 @@ class Outbox:
             return False
         return self.max_bytes is None or not self._items or self.nbytes + size <= self.max_bytes
 
-    def put(self, message: Message) -> list[Message]:
-        """Queue ``message``; return the messages dropped to make room.
+    def offer(self, message: Message, *, notify_full: bool = True) -> bool:
+        """Queue ``message`` under the policy; ``False`` when, under ``"block"``,
+        it waited for room instead: the sender decides again.
 
-        When full: ``"drop_oldest"`` drops, otherwise :class:`SendBufferFull`
-        (a ``"block"`` caller waits with :meth:`wait_for_room` first).
+        ``notify_full``: call ``on_full()`` if it does not fit (once per send,
+        not at every retry). Raises the exception given to :meth:`close`.
         """
         if self._closed is not None:
             raise self._closed
         size = len(message[1])
-        dropped: list[Message] = []
-        while not self.fits(size):
-            if self.policy != "drop_oldest":
-                raise SendBufferFull(
-                    f"send buffer full ({len(self._items)} messages, {self.nbytes} bytes queued)"
-                )
-            dropped.append(self.popleft())
+        if not self.fits(size):
+            if notify_full:
+                self._on_full()
+            if self.policy == "block":
+                self._wait_for_room()
+                return False
+            self._make_room(size)
         self._items.append(message)
         self.nbytes += size
-        return dropped
+        return True
 
-    def wait_for_room(self) -> None:
+    def _make_room(self, size: int) -> None:
+        if self.policy != "drop_oldest":
+            raise SendBufferFull(
+                f"send buffer full ({len(self._items)} messages, {self.nbytes} bytes queued)"
+            )
+        dropped: list[Message] = []
+        while not self.fits(size):
+            dropped.append(self._popleft())
+        if dropped:
+            self._on_lost(f"send buffer full: dropped the {_describe(dropped, 'oldest ')}")
+
+    def _wait_for_room(self) -> None:
         """Wait until a message was taken out or the outbox was closed."""
         if self._closed is not None:
             raise self._closed
         self._room.clear()
         self._room.wait()
 
-    def popleft(self) -> Message:
-        """Take the oldest message."""
+    def flush(self, write: Callable[[Message], object]) -> bool:
+        """Write every queued message in order with ``write``; whether there was any.
+
+        A message whose write raises :class:`OSError` stays queued, at the front.
+        """
+        flushed = bool(self._items)
+        while self._items:
+            message = self._popleft()
+            try:
+                write(message)
+            except OSError:
+                self._items.appendleft(message)
+                self.nbytes += len(message[1])
+                raise
+        return flushed
+
+    def _popleft(self) -> Message:
         message = self._items.popleft()
         self.nbytes -= len(message[1])
         self._room.set()
         return message
 
-    def appendleft(self, message: Message) -> None:
-        """Put a message back at the front (its write failed)."""
-        self._items.appendleft(message)
-        self.nbytes += len(message[1])
-
-    def close(self, exc: ConnectionClosed) -> list[Message]:
-        """Refuse further messages, wake blocked senders; return what was queued."""
+    def close(self, exc: ConnectionClosed) -> None:
+        """Refuse further messages (``exc``), wake blocked senders, drop what was queued."""
         self._closed = exc
         items = list(self._items)
         self._items.clear()
         self.nbytes = 0
         self._room.set()
-        return items
+        if items:
+            self._on_lost(f"{_describe(items)} were never sent: the connection is finished")
 
     def reopen(self) -> None:
         """Accept messages again (after a reconnect() that followed a close)."""
@@ -98,3 +169,8 @@ class Outbox:
 
     def __bool__(self) -> bool:
         return bool(self._items)
+
+
+def _describe(messages: list[Message], which: str = "") -> str:
+    size = sum(len(payload) for _, payload in messages)
+    return f"{len(messages)} {which}queued message(s), {size} bytes"

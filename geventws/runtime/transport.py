@@ -9,16 +9,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket as stdlib_socket
-import ssl
 
 import gevent
 import gevent.lock
 import gevent.socket
 
 from ..exceptions import HandshakeError
-from ..protocol.uri import WebSocketURI
 
-__all__ = ["Transport", "open_transport"]
+__all__ = ["Transport"]
 
 logger = logging.getLogger("geventws")
 
@@ -72,11 +70,3 @@ class Transport:
         with contextlib.suppress(OSError):
             self.sock.shutdown(stdlib_socket.SHUT_RDWR)
         self.sock.close()
-
-
-def open_transport(uri: WebSocketURI, ssl_context: ssl.SSLContext | None) -> Transport:
-    """Kept for connection.py until it imports :func:`.connector.open_transport`
-    (where the connect side now lives) directly."""
-    from .connector import open_transport as open_directly  # here: connector imports this module
-
-    return open_directly(uri, ssl_context)

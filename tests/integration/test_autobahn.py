@@ -50,6 +50,8 @@ def fuzzing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
             "fuzzingserver",
             "-s",
             "spec.json",
+            "-u",  # no embedded web server: its fixed port 8080 collides with concurrent runs
+            "0",
         ],
         cwd=folder,
         stdout=subprocess.PIPE,

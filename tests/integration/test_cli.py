@@ -17,6 +17,7 @@ import trustme
 
 from tests.cli_support import RUN_TIMEOUT, received, refused_port, run_cli, start_cli
 from tests.conftest import ServerProcess
+from tests.proxies import Proxy
 from tests.rawserver import BINARY, CLOSE, TEXT, Peer, RawServer, code_of
 from tests.support import WAIT
 
@@ -172,6 +173,12 @@ def test_handshake_rejection(ws_server: ServerProcess) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_proxy_option_goes_through_an_http_proxy(ws_server: ServerProcess, http_proxy: Proxy) -> None:
+    proc = run_cli(ws_server.url(), "--proxy", http_proxy.url, "--send", "via proxy", "--expect", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "via proxy" in proc.stdout
+
+
 def test_connection_refused() -> None:
     proc = run_cli(f"ws://127.0.0.1:{refused_port()}/", "--send", "x")
     assert proc.returncode == 3
@@ -182,7 +189,7 @@ def test_connection_refused() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--proxy", "http://127.0.0.1:3128", "ws://127.0.0.1:9/"], "proxies are not supported yet"),
+        (["--proxy", "ftp://127.0.0.1:3128", "ws://127.0.0.1:9/"], "proxy"),
         (["-H", "no colon", "ws://127.0.0.1:9/"], "-H/--header wants 'Name: value'"),
         (["http://127.0.0.1:9/"], "the scheme must be ws:// or wss://"),
         (["--cacert", "ca.pem", "ws://127.0.0.1:9/"], "for wss:// URLs only"),

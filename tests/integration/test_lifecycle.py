@@ -282,16 +282,15 @@ def test_client_close_sends_1000_and_waits_for_the_reply(
     closed = Recorder()
     conn = make_conn(
         server.url(),
-        close_timeout=3 * UNIT,
+        close_timeout=None,  # only the server's reply can end the close
         on_websocket_connect=lambda c, r: opened.set(),
         on_close=closed.add,
     )
     conn.connect()
     assert opened.wait(WAIT)
 
-    start = time.monotonic()
-    conn.close()
-    elapsed = time.monotonic() - start
+    with gevent.Timeout(WAIT):
+        conn.close()
 
     assert len(received) == 1
     fin, opcode, payload = received[0]
@@ -301,7 +300,6 @@ def test_client_close_sends_1000_and_waits_for_the_reply(
     assert closed.n == 1, "close() returned before on_close ran"
     assert conn.close_code == 1000
     assert conn.close_reason == ""
-    assert elapsed < 1 * UNIT, f"close() took {elapsed:.3f}s though the server answered at once"
 
 
 def test_close_is_bounded_when_the_server_never_answers(
@@ -333,8 +331,9 @@ def test_close_is_bounded_when_the_server_never_answers(
     conn.close()
     elapsed = time.monotonic() - start
 
-    assert 0.18 * UNIT <= elapsed < 0.8 * UNIT, f"close() took {elapsed:.3f}s with close_timeout=0.2"
-    assert conn.finished
+    assert elapsed >= 0.18 * UNIT, f"close() took {elapsed:.3f}s with close_timeout=0.2"
+    assert conn.finished  # close() waits close_timeout + 1 s at most: the timer did end it
+    assert done.wait(WAIT) and eof == [True]  # the client dropped TCP, long before the server's WAIT
     assert conn.close_code == 1006
     assert closed.n == 1
     assert [code_of(p) for p in received] == [1000]
@@ -441,10 +440,8 @@ def test_run_all_returns_when_every_connection_is_finished(
 
 
 def test_run_all_without_connections_returns_at_once() -> None:
-    start = time.monotonic()
-    with gevent.Timeout(2 * UNIT):
+    with gevent.Timeout(WAIT):
         geventws.run_all()
-    assert time.monotonic() - start < 0.5 * UNIT
 
 
 SIGNAL_SCRIPT = """
@@ -589,11 +586,10 @@ def test_close_wait_is_one_deadline_even_if_the_server_trickles(raw_server: RawS
 
     server = raw_server(handler)
     conn = geventws.Connection(server.url(), ping_interval=None, close_timeout=0.3 * UNIT)
-    started = time.monotonic()
     conn.connect()
     try:
-        assert conn.wait_closed(2 * UNIT), "the client kept draining a trickling server"
-        assert time.monotonic() - started < 1.5 * UNIT
+        # The trickling server never stops: only the close timer can end the drain.
+        assert conn.wait_closed(WAIT), "the client kept draining a trickling server"
         assert conn.close_code == 1000
     finally:
         stop.set()

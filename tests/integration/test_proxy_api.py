@@ -1,14 +1,11 @@
 """Proxies and other ways to reach a server through the public API (issue 11).
 
-The options reach ``Connection`` once protocol/options.py and connection.py
-pass them to runtime.connector.open_transport (the wiring step of issue 11);
-until then this module is skipped as a whole, and tests/integration/test_proxy.py
-and test_reach.py test the same paths at the open_transport seam.
+tests/integration/test_proxy.py and test_reach.py test the same paths at the
+runtime.connector.open_transport seam.
 """
 
 from __future__ import annotations
 
-import inspect
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -20,16 +17,10 @@ import pytest
 
 import geventws
 from geventws import ErrorCode, OpenTimeout, ProxyError, ReconnectPolicy
-from geventws.protocol.options import make_options
 from tests.conftest import ServerProcess
 from tests.proxies import PASSWORD, PLAIN_PASSWORD, USER, Proxy, RelayProxy, proxy_url
 from tests.rawserver import TEXT, Peer, RawServer
 from tests.support import UNIT, WAIT, Recorder
-
-pytestmark = pytest.mark.skipif(
-    "proxy" not in inspect.signature(make_options).parameters,
-    reason="the proxy/source_address/sock/unix_path/socket_options options are not wired into Connection yet",
-)
 
 RawServerFactory = Callable[[Callable[[Peer], Any]], RawServer]
 

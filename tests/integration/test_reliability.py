@@ -303,11 +303,8 @@ def test_callback_stall_detected_by_ping_then_reconnects(proxy: FaultProxy) -> N
     try:
         assert rec.wait_for(lambda: rec.count("open") == 1), rec.events
         proxy.stall()
-        started = time.monotonic()
+        # Without keepalive nothing would ever be reported: the wait only expires on failure.
         assert rec.wait_for(lambda: rec.count("error") >= 1), rec.events
-        elapsed = time.monotonic() - started
-        print(f"\nstall detected after {elapsed * 1000:.0f} ms (ping_interval + ping_timeout = 200 ms)")
-        assert elapsed < 2 * UNIT
         assert rec.codes() == [ErrorCode.PING_TIMEOUT]
         assert isinstance(conn.last_error, geventws.PingTimeout)
         assert rec.wait_for(lambda: rec.count("close") == 1), rec.events
@@ -332,9 +329,7 @@ def test_sequential_stall_detected_by_ping_then_recv_goes_on(proxy: FaultProxy) 
         ws.send("first")
         assert ws.recv(timeout=WAIT) == "first"
         proxy.stall()
-        started = time.monotonic()
         assert rec.wait_for(lambda: rec.count("error") >= 1), rec.events
-        assert time.monotonic() - started < 2 * UNIT
         assert rec.codes() == [ErrorCode.PING_TIMEOUT]
         proxy.resume()
         ws.send("second")  # queued or written, depending on where the reconnect is
@@ -364,8 +359,8 @@ def test_callback_slow_handshake_bounded_by_open_timeout(raw_server: RawServerFa
     conn = geventws.Connection(server.url(), open_timeout=0.2 * UNIT, ping_interval=None, **rec.callbacks())
     started = time.monotonic()
     conn.connect()
-    assert conn.wait_closed(WAIT), rec.events
-    assert 0.2 * UNIT <= time.monotonic() - started < 2 * UNIT
+    assert conn.wait_closed(WAIT), rec.events  # the server would hold it for 10 * WAIT
+    assert time.monotonic() - started >= 0.2 * UNIT
     assert rec.codes() == [ErrorCode.CONNECT_FAIL]
     assert isinstance(conn.last_error, geventws.OpenTimeout)
     assert rec.count("close") == 1
@@ -374,10 +369,8 @@ def test_callback_slow_handshake_bounded_by_open_timeout(raw_server: RawServerFa
 
 def test_sequential_slow_handshake_bounded_by_open_timeout(raw_server: RawServerFactory) -> None:
     server = raw_server(never_answers(gevent.event.Event()))
-    started = time.monotonic()
-    with pytest.raises(geventws.OpenTimeout):
+    with gevent.Timeout(WAIT), pytest.raises(geventws.OpenTimeout):  # the server would hold it for 10 * WAIT
         geventws.connect(server.url(), open_timeout=0.2 * UNIT)
-    assert time.monotonic() - started < 2 * UNIT
     assert_no_geventws_greenlets()
 
 
@@ -394,9 +387,7 @@ def test_callback_half_sent_frame_ended_by_ping_timeout(raw_server: RawServerFac
     conn = geventws.Connection(server.url(), ping_interval=PING, ping_timeout=PING, **rec.callbacks())
     conn.connect()
     assert rec.wait_for(lambda: rec.count("open") == 1), rec.events
-    started = time.monotonic()
-    assert conn.wait_closed(WAIT), rec.events
-    assert time.monotonic() - started < 2 * UNIT
+    assert conn.wait_closed(WAIT), rec.events  # the server would stall for 10 * WAIT
     assert rec.codes() == [ErrorCode.PING_TIMEOUT]
     assert conn.close_code == 1006
     assert rec.count("close") == 1
@@ -406,10 +397,8 @@ def test_callback_half_sent_frame_ended_by_ping_timeout(raw_server: RawServerFac
 def test_sequential_half_sent_frame_ended_by_ping_timeout(raw_server: RawServerFactory) -> None:
     server = raw_server(half_frame)
     ws = geventws.connect(server.url(), ping_interval=PING, ping_timeout=PING)
-    started = time.monotonic()
     with gevent.Timeout(WAIT), pytest.raises(geventws.ConnectionClosedError) as info:
         ws.recv()
-    assert time.monotonic() - started < 2 * UNIT
     assert info.value.code == 1006
     assert isinstance(ws.last_error, geventws.PingTimeout)
     assert ws.wait_closed(WAIT)
@@ -436,9 +425,7 @@ def test_callback_send_blocked_by_a_server_that_never_reads_ends_by_ping_timeout
         assert rec.wait_for(lambda: rec.count("open") == 1), rec.events
         sent: list[int] = []
         sender = gevent.spawn(outcome, fill_until_blocked, conn.send, sent)
-        started = time.monotonic()
         assert isinstance(sender.get(timeout=WAIT), geventws.ConnectionClosedError)
-        assert time.monotonic() - started < 2 * UNIT
         assert sum(sent) > 2**20  # it did block on a full socket, not fail at once
         assert conn.wait_closed(WAIT), rec.events
         assert rec.codes() == [ErrorCode.PING_TIMEOUT]
@@ -457,10 +444,8 @@ def test_sequential_send_blocked_by_a_server_that_never_reads_ends_by_ping_timeo
     ws = geventws.connect(server.url(), ping_interval=PING, ping_timeout=PING)
     try:
         sent: list[int] = []
-        started = time.monotonic()
-        with pytest.raises(geventws.ConnectionClosedError):
+        with gevent.Timeout(WAIT), pytest.raises(geventws.ConnectionClosedError):
             fill_until_blocked(ws.send, sent)
-        assert time.monotonic() - started < 2 * UNIT
         assert sum(sent) > 2**20
         assert isinstance(ws.last_error, geventws.PingTimeout)
         assert ws.wait_closed(WAIT)
@@ -661,9 +646,8 @@ def test_callback_close_during_backoff_wait(proxy: FaultProxy, delay: float) -> 
     assert rec.of("reconnecting")[1][1:3] == (2, delay)
     assert conn.reconnect_pending
     conn.send("pending")  # queued: reported when close() finishes the connection
-    started = time.monotonic()
-    conn.close()
-    assert time.monotonic() - started < 1 * UNIT
+    with gevent.Timeout(WAIT):  # a close() that waited for the attempt would take close_timeout + 1 s
+        conn.close()
     assert conn.wait_closed(2)
     assert not conn.reconnect_pending
     assert rec.codes() == [ErrorCode.CONNECT_FAIL] * 2 + [ErrorCode.SEND_FAIL]
@@ -684,9 +668,8 @@ def test_sequential_close_during_backoff_wait(proxy: FaultProxy) -> None:
     reader = gevent.spawn(outcome, ws.recv)
     proxy.down()
     assert rec.wait_for(lambda: rec.count("reconnecting") == 2), rec.events
-    started = time.monotonic()
-    ws.close()
-    assert time.monotonic() - started < 1 * UNIT
+    with gevent.Timeout(WAIT):  # not after the 5 s backoff, nor close_timeout + 1 s
+        ws.close()
     assert ws.wait_closed(2)
     assert isinstance(reader.get(timeout=WAIT), geventws.ConnectionClosed)  # recv() is released too
     accepted = proxy.accepted
@@ -705,9 +688,7 @@ def test_callback_close_during_handshake(raw_server: RawServerFactory) -> None:
     conn = geventws.Connection(server.url(), reconnect=FAST, **rec.callbacks())
     conn.connect()
     assert requested.wait(WAIT)
-    started = time.monotonic()
-    gevent.spawn(conn.close).get(timeout=WAIT)  # from another greenlet
-    assert time.monotonic() - started < 1 * UNIT
+    gevent.spawn(conn.close).get(timeout=WAIT)  # from another greenlet; the server would hold it
     assert conn.wait_closed(2)
     gevent.sleep(QUIET)  # FAST would have retried after 50 ms
     assert len(server.peers) == 1
@@ -728,10 +709,8 @@ def test_sequential_close_during_handshake(raw_server: RawServerFactory) -> None
         conns[0].close()
 
     closer = gevent.spawn(close_when_requested)
-    started = time.monotonic()
     with gevent.Timeout(WAIT), pytest.raises(geventws.ConnectError):
         geventws.connect(server.url(), reconnect=FAST, on_connect=conns.append)
-    assert time.monotonic() - started < 1 * UNIT
     closer.get(timeout=WAIT)
     assert conns[0].wait_closed(2)
     gevent.sleep(QUIET)
@@ -753,9 +732,8 @@ def test_callback_close_during_blocked_send(raw_server: RawServerFactory) -> Non
         sender = gevent.spawn(outcome, fill_until_blocked, conn.send, sent)
         gevent.sleep(0)  # the sender runs until a send blocks: sends that fit never yield
         assert not sender.dead and sent
-        started = time.monotonic()
-        conn.close()
-        assert time.monotonic() - started < 0.3 * UNIT + 1
+        with gevent.Timeout(WAIT):  # close_timeout (0.3) aborts the stream the sender is blocked on
+            conn.close()
         assert conn.wait_closed(2)
         assert isinstance(sender.get(timeout=WAIT), geventws.ConnectionClosedError)
         gevent.sleep(QUIET)
@@ -777,9 +755,8 @@ def test_sequential_close_during_blocked_send(raw_server: RawServerFactory) -> N
         sender = gevent.spawn(outcome, fill_until_blocked, ws.send, sent)
         gevent.sleep(0)
         assert not sender.dead and sent
-        started = time.monotonic()
-        ws.close()
-        assert time.monotonic() - started < 0.3 * UNIT + 1
+        with gevent.Timeout(WAIT):
+            ws.close()
         assert ws.wait_closed(2)
         assert isinstance(sender.get(timeout=WAIT), geventws.ConnectionClosedError)
         gevent.sleep(QUIET)
@@ -921,10 +898,8 @@ def test_close_releases_a_sender_blocked_on_a_full_outbox() -> None:
     sender = gevent.spawn(outcome, conn.send, "blocked")
     sender.join(QUIET)
     assert not sender.dead
-    started = time.monotonic()
     conn.close()  # never connected
     assert isinstance(sender.get(timeout=WAIT), geventws.ConnectionClosed)
-    assert time.monotonic() - started < 1 * UNIT
     assert conn.wait_closed(0)
     assert rec.codes() == [ErrorCode.SEND_FAIL]  # the queued one is reported; the blocked one raised
     assert "1 queued message(s)" in rec.of("error")[0][2]
@@ -1131,7 +1106,6 @@ def test_limiter_spaces_starts_evenly_with_an_injected_clock(ws_server: ServerPr
     fake = FakeTime()
     limiter = geventws.HandshakeLimiter(per_second=10, clock=fake.clock, sleep=fake.sleep)
     n = 6
-    started = time.monotonic()
     callback_conns = [geventws.Connection(ws_server.url("/echo"), limiter=limiter) for _ in range(n // 2)]
     opened = Recorder()
     for conn in callback_conns:
@@ -1141,7 +1115,6 @@ def test_limiter_spaces_starts_evenly_with_an_injected_clock(ws_server: ServerPr
     conns = callback_conns + [job.get(timeout=WAIT) for job in jobs]
     try:
         assert opened.wait_for(lambda: opened.count("open") == n // 2), opened.events
-        assert time.monotonic() - started < 2 * UNIT  # the fake sleep did not really wait
     finally:
         gevent.joinall([gevent.spawn(conn.close) for conn in conns], timeout=WAIT)
     # The first start is at once; each later one 1/per_second after the previous.

@@ -961,15 +961,15 @@ def test_endless_response_head_is_cut_by_max_response_head(raw_server: RawServer
         endless_head(peer)  # ends with a broken pipe once the client gave up
 
     server = raw_server(handler)
-    started = time.monotonic()
-    if api == "connect":
-        with pytest.raises(geventws.HandshakeError, match="4096"):
-            geventws.connect(server.url(), max_response_head=4096, open_timeout=10 * WAIT)
-    else:
-        result = attempt(server.url(), max_response_head=4096, open_timeout=10 * WAIT)
-        assert result.error_codes == [ErrorCode.HANDSHAKE_FAIL]
-        assert result.closes == 1
-    assert time.monotonic() - started < WAIT, "the head was not cut by its size limit"
+    # open_timeout is 10 * WAIT: only the size limit can end the handshake before the WAIT.
+    with gevent.Timeout(WAIT, AssertionError("the head was not cut by its size limit")):
+        if api == "connect":
+            with pytest.raises(geventws.HandshakeError, match="4096"):
+                geventws.connect(server.url(), max_response_head=4096, open_timeout=10 * WAIT)
+        else:
+            result = attempt(server.url(), max_response_head=4096, open_timeout=10 * WAIT)
+            assert result.error_codes == [ErrorCode.HANDSHAKE_FAIL]
+            assert result.closes == 1
 
 
 def test_complete_head_over_max_response_head_is_refused(raw_server: RawServerFactory) -> None:
@@ -998,7 +998,7 @@ def test_server_that_never_answers_is_cut_by_open_timeout(raw_server: RawServerF
     server = raw_server(handler)
     started = time.monotonic()
     if api == "connect":
-        with pytest.raises(geventws.OpenTimeout):
+        with gevent.Timeout(WAIT), pytest.raises(geventws.OpenTimeout):  # the server never answers
             geventws.connect(server.url(), open_timeout=0.2 * UNIT)
     else:
         result = attempt(server.url(), open_timeout=0.2 * UNIT)
@@ -1006,8 +1006,7 @@ def test_server_that_never_answers_is_cut_by_open_timeout(raw_server: RawServerF
         assert isinstance(result.conn.last_error, geventws.OpenTimeout)
         assert result.closes == 1
         assert result.opened == 0
-    elapsed = time.monotonic() - started
-    assert 0.18 * UNIT <= elapsed < 1.5 * UNIT
+    assert time.monotonic() - started >= 0.18 * UNIT
     assert done.wait(WAIT)
     assert eof == [True], "the client did not close TCP"
 
@@ -1024,11 +1023,12 @@ def test_open_timeout_is_one_deadline_for_a_slow_head(raw_server: RawServerFacto
 
     server = raw_server(handler)
     started = time.monotonic()
-    result = attempt(server.url(), open_timeout=0.3 * UNIT)
-    elapsed = time.monotonic() - started
+    # The drip lasts 5 * UNIT: a per-read timeout would outlast the WAIT.
+    with gevent.Timeout(WAIT, AssertionError("open_timeout was not one deadline")):
+        result = attempt(server.url(), open_timeout=0.3 * UNIT)
     assert result.error_codes == [ErrorCode.CONNECT_FAIL]
     assert isinstance(result.conn.last_error, geventws.OpenTimeout)
-    assert 0.28 * UNIT <= elapsed < 1.5 * UNIT
+    assert time.monotonic() - started >= 0.28 * UNIT
 
 
 # -- redirects -------------------------------------------------------------------------------------
@@ -1271,14 +1271,11 @@ def test_ping_timeout_aborts_without_close_handshake(raw_server: RawServerFactor
             done.set()
 
     server = raw_server(handler)
-    started = time.monotonic()
     result = attempt(server.url(), ping_interval=0.05 * UNIT, ping_timeout=0.05 * UNIT)
-    elapsed = time.monotonic() - started
     assert result.error_codes == [ErrorCode.PING_TIMEOUT]
     assert isinstance(result.conn.last_error, geventws.PingTimeout)
     assert result.closes == 1
     assert result.conn.close_code == 1006
-    assert elapsed < 1.5 * UNIT
     assert done.wait(WAIT)
     assert eof == [True], "the client did not close TCP"
     assert received and set(received) == {PING}, "the client must abort, not start a close handshake"
@@ -1329,10 +1326,10 @@ def test_close_timeout_when_the_server_answers_but_keeps_tcp_open(raw_server: Ra
 
     server = raw_server(handler)
     conn = geventws.connect(server.url(), ping_interval=None, close_timeout=0.2 * UNIT)
-    started = time.monotonic()
     conn.close(4001, "done")
-    elapsed = time.monotonic() - started
-    assert elapsed < 1.2 * UNIT
+    # close() waits close_timeout + 1 s at most; the server keeps TCP open for WAIT:
+    # finished now means the close timer ended it.
+    assert conn.finished
     assert (conn.close_code, conn.close_reason) == (4001, "done")
     assert done.wait(WAIT)
     assert eof == [True]

@@ -1,15 +1,19 @@
-"""Property tests of the frame parser: whatever the bytes, a frame, a
-ProtocolError or end-of-stream — and on valid streams the same messages as
+"""Property tests of the frame parser, fed in arbitrary splits: whatever the
+bytes, events or a ProtocolError — and on valid streams the same messages as
 websocket-client's own parser (frame_buffer + continuous_frame)."""
 
 from __future__ import annotations
+
+import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from websocket._abnf import ABNF, continuous_frame, frame_buffer
 
 from geventws.exceptions import ProtocolError
-from geventws.protocol.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameParser
+from geventws.protocol.codes import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT
+from geventws.protocol.events import Close, Event, Ping, Pong
+from geventws.protocol.parser import FrameParser
 from tests.rawserver import frame
 
 
@@ -26,14 +30,34 @@ def byte_source(data: bytes, chunk: int = 7):  # type: ignore[no-untyped-def]
     return recv
 
 
-def parse_all(data: bytes, max_size: int | None = None, chunk: int = 7) -> list[tuple[int, object]]:
-    parser = FrameParser(byte_source(data, chunk), max_size)
+def as_tuple(event: Event) -> tuple[int, object]:
+    """An event as (opcode, data), the shape websocket-client's parser gives."""
+    if isinstance(event, str):
+        return OP_TEXT, event
+    if isinstance(event, bytes):
+        return OP_BINARY, event
+    if isinstance(event, Ping):
+        return OP_PING, event.payload
+    if isinstance(event, Pong):
+        return OP_PONG, event.payload
+    assert isinstance(event, Close)
+    return OP_CLOSE, (event.code, event.reason)
+
+
+def parse_all(
+    data: bytes, max_size: int | None = None, cuts: list[int] | None = None
+) -> list[tuple[int, object]]:
+    """Feed ``data`` cut at ``cuts`` (default: 7-byte pieces) and collect the events."""
+    if cuts is None:
+        cuts = list(range(7, len(data), 7))
+    bounds = [0, *sorted(set(cuts)), len(data)]
+    parser = FrameParser(max_size)
     out: list[tuple[int, object]] = []
-    try:
-        while True:
-            out.append(tuple(parser.read()))  # type: ignore[arg-type]
-    except EOFError:
-        return out
+    for start, end in itertools.pairwise(bounds):
+        out += [as_tuple(event) for event in parser.feed(data[start:end])]
+        if parser.error is not None:
+            raise parser.error
+    return out
 
 
 def reference_parse(data: bytes) -> list[tuple[int, object]]:
@@ -100,12 +124,12 @@ def message_frames(draw: st.DrawFn) -> tuple[bytes, list[tuple[int, object]]]:
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
-@given(message_frames(), st.integers(1, 64))
+@given(message_frames(), st.lists(st.integers(0, 4000), max_size=12))
 def test_valid_streams_parse_to_the_messages_sent(
-    case: tuple[bytes, list[tuple[int, object]]], chunk: int
+    case: tuple[bytes, list[tuple[int, object]]], cuts: list[int]
 ) -> None:
     stream, expected = case
-    assert parse_all(stream, chunk=chunk) == expected
+    assert parse_all(stream, cuts=[cut % (len(stream) + 1) for cut in cuts]) == expected
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
@@ -116,10 +140,10 @@ def test_same_messages_as_websocket_client(case: tuple[bytes, list[tuple[int, ob
 
 
 @settings(max_examples=1000, deadline=None, derandomize=True, database=None)
-@given(st.binary(max_size=400), st.integers(1, 64))
-def test_arbitrary_bytes_give_frames_or_a_protocol_error(data: bytes, chunk: int) -> None:
+@given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=12))
+def test_arbitrary_bytes_give_frames_or_a_protocol_error(data: bytes, cuts: list[int]) -> None:
     try:
-        events = parse_all(data, max_size=256, chunk=chunk)
+        events = parse_all(data, max_size=256, cuts=cuts)
     except ProtocolError as exc:
         assert exc.close_code in (1002, 1007, 1009)
         return
@@ -127,5 +151,17 @@ def test_arbitrary_bytes_give_frames_or_a_protocol_error(data: bytes, chunk: int
         assert opcode in (OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG)
         if opcode == OP_TEXT:
             assert isinstance(payload, str)
-        else:
+        elif opcode != OP_CLOSE:
             assert isinstance(payload, bytes)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=12))
+def test_the_split_does_not_change_the_outcome(data: bytes, cuts: list[int]) -> None:
+    def outcome(cuts: list[int]) -> object:
+        try:
+            return parse_all(data, max_size=256, cuts=cuts)
+        except ProtocolError as exc:
+            return exc.close_code
+
+    assert outcome(cuts) == outcome([])

@@ -1,0 +1,86 @@
+"""The callbacks of a connection, and how they are run.
+
+A callback that raises is logged and the connection goes on: it never kills
+the greenlet that runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .protocol.codes import ErrorCode
+
+__all__ = ["CALLBACKS", "Callback", "Callbacks"]
+
+#: A callback: called with the connection first, then the arguments below.
+Callback = Callable[..., object]
+
+CALLBACKS = (
+    "on_connect",
+    "on_websocket_connect",
+    "on_message",
+    "on_error",
+    "on_close",
+    "on_ping",
+    "on_pong",
+    "on_open_replay",
+    "on_reconnecting",
+    "on_give_up",
+    "on_buffer_full",
+    "on_buffer_drain",
+)
+
+
+class Callbacks:
+    """The callback attributes of :class:`~geventws.Connection` (``None``: not set).
+
+    - ``on_connect(conn)``: TCP (and TLS) is up; the upgrade is sent after it returns.
+    - ``on_websocket_connect(conn, response)``: the handshake is done.
+    - ``on_message(conn, data)``: ``str`` for text, ``bytes`` for binary. Without
+      it, messages go to an inbox read by :meth:`recv` and iteration.
+    - ``on_error(conn, code, msg)``: see :class:`geventws.ErrorCode`.
+    - ``on_close(conn)``: the attempt is over (also after a failed connect).
+    - ``on_ping(conn, data)`` / ``on_pong(conn, data)``: control frames received.
+    - ``on_open_replay(conn)``: after each handshake, before queued messages are
+      flushed: resubscribe here (its sends go out first).
+    - ``on_reconnecting(conn, attempt, delay, error)``: the ``reconnect`` policy
+      will try again after ``delay`` seconds (``error`` is why the last attempt
+      ended, ``None`` after a clean close).
+    - ``on_give_up(conn, error)``: the policy stopped reconnecting.
+    - ``on_buffer_full(conn)`` / ``on_buffer_drain(conn)``: the outbox of sends
+      waiting for a connection filled up / was flushed empty.
+    """
+
+    on_connect: Callback | None
+    on_websocket_connect: Callback | None
+    on_message: Callback | None
+    on_error: Callback | None
+    on_close: Callback | None
+    on_ping: Callback | None
+    on_pong: Callback | None
+    on_open_replay: Callback | None
+    on_reconnecting: Callback | None
+    on_give_up: Callback | None
+    on_buffer_full: Callback | None
+    on_buffer_drain: Callback | None
+
+    _log: logging.LoggerAdapter[Any]
+    _errors_raised: bool  # connect() raises the errors: no warning log then
+
+    def _fire(self, name: str, *args: Any) -> None:
+        """Run the callback ``name`` with the connection and ``args``; log what it raises."""
+        callback = getattr(self, name)
+        if callback is None:
+            return
+        try:
+            callback(self, *args)
+        except Exception:
+            self._log.exception("error in %s callback", name)
+
+    def _notify_error(self, code: ErrorCode, msg: str) -> None:
+        """``on_error(conn, code, msg)``; a warning in the log when nobody listens."""
+        if self.on_error is None and not self._errors_raised:
+            self._log.warning("%s: %s", code.name, msg)
+        self._fire("on_error", code, msg)

@@ -1,0 +1,54 @@
+"""Keepalive: ping every ``ping_interval`` seconds, fail the attempt on a missing pong."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import gevent
+
+from ..exceptions import PingTimeout, WebSocketError
+from ..protocol.options import Options
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["keep_alive"]
+
+
+def keep_alive(session: Session, options: Options, log: logging.LoggerAdapter[Any]) -> None:
+    """The keepalive greenlet of one open attempt; returns when the attempt ends.
+
+    It waits on the attempt's end with a timeout, so an ending attempt stops
+    it at once. A ping left unanswered for ``ping_timeout`` seconds fails the
+    attempt with :class:`PingTimeout`.
+    """
+    interval = options.ping_interval
+    assert interval is not None
+    ended = session.ended
+    try:
+        while not ended.wait(interval):
+            if session.closing.sent or _ping_answered(session, options.ping_timeout):
+                continue
+            if not ended.is_set():
+                session.fail(PingTimeout(f"no pong within {options.ping_timeout} seconds"))
+            return
+    except WebSocketError:
+        pass  # the connection closed meanwhile; the receive greenlet reports it
+    except Exception:
+        log.exception("keepalive failed")
+
+
+def _ping_answered(session: Session, timeout: float | None) -> bool:
+    """Ping and wait for the pong; the time to write the ping counts too,
+    since it may wait behind a send that a dead peer never reads."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pong = None
+    with gevent.Timeout(timeout, False):  # type: ignore[arg-type]
+        pong = session.ping()
+    if pong is None:
+        return False
+    remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
+    gevent.wait([pong.event, session.ended], timeout=remaining, count=1)
+    return pong.latency is not None

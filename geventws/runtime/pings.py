@@ -1,0 +1,81 @@
+"""Pings waiting for their pong, and the :class:`Pong` handle ``ping()`` returns."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import gevent.event
+
+__all__ = ["PingTracker", "Pong"]
+
+
+class Pong:
+    """What :meth:`Connection.ping` returns: wait for the matching pong."""
+
+    __slots__ = ("_event", "latency", "payload", "sent_at")
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.sent_at = time.monotonic()
+        #: Round-trip time in seconds once the pong arrived, else ``None``.
+        self.latency: float | None = None
+        self._event = gevent.event.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether the pong arrived within ``timeout`` seconds."""
+        return self._event.wait(timeout) and self.latency is not None
+
+    @property
+    def event(self) -> gevent.event.Event:
+        """Set once the pong arrived or the connection ended."""
+        return self._event
+
+    def _resolve(self, now: float) -> None:
+        self.latency = now - self.sent_at
+        self._event.set()
+
+    def _cancel(self) -> None:
+        self._event.set()
+
+
+class PingTracker:
+    """The pings of one connection attempt still waiting for their pong."""
+
+    __slots__ = ("_waiting",)
+
+    def __init__(self) -> None:
+        self._waiting: dict[bytes, Pong] = {}
+
+    def new_payload(self, data: bytes) -> bytes:
+        """``data``, or random bytes when empty or already waiting for its pong."""
+        payload = bytes(data) or os.urandom(4)
+        while payload in self._waiting:
+            payload = os.urandom(4)
+        return payload
+
+    def add(self, payload: bytes) -> Pong:
+        """Start waiting for the pong of a ping carrying ``payload``."""
+        pong = self._waiting[payload] = Pong(payload)
+        return pong
+
+    def received(self, payload: bytes) -> float | None:
+        """A pong arrived: its round-trip time, ``None`` if no ping carried ``payload``.
+
+        A pong acknowledges its ping and every ping sent before it.
+        """
+        pong = self._waiting.get(payload)
+        if pong is None:
+            return None
+        now = time.monotonic()
+        for key in list(self._waiting):
+            self._waiting.pop(key)._resolve(now)
+            if key == payload:
+                break
+        return pong.latency
+
+    def cancel_all(self) -> None:
+        """The attempt ended: wake every waiter, with no latency."""
+        for pong in self._waiting.values():
+            pong._cancel()
+        self._waiting.clear()

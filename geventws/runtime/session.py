@@ -1,0 +1,356 @@
+"""One connection attempt: one socket's life, from TCP connect to the last byte.
+
+A :class:`Session` is created fresh for every attempt, so nothing is reset by
+hand: it opens the stream (:mod:`.opening`), runs the receive loop in its own
+greenlet, starts keepalive, answers pings and close frames, and ends by
+reporting at most one failure, mapped to its ``on_error`` code by
+:func:`~geventws.runtime.failure.error_code`.
+
+Rules that keep it correct under gevent:
+
+- Only the receive greenlet reads the socket. Every write, automatic pongs
+  and close replies included, goes through :meth:`Transport.write`, which
+  holds one gevent lock.
+- Another greenlet ends the attempt with :meth:`Session.fail` (keepalive) or
+  :meth:`Session.close`; the receive greenlet reports it, so callbacks keep
+  running in one greenlet, in order.
+- Loops catch ``Exception``, never ``BaseException``: ``GreenletExit`` and
+  ``gevent.Timeout`` pass through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Protocol
+
+import gevent
+import gevent.event
+from gevent.greenlet import Greenlet
+
+from ..exceptions import ProtocolError, WebSocketError
+from ..protocol.closing import ClosingHandshake
+from ..protocol.codes import OP_PING, OP_PONG, ErrorCode
+from ..protocol.events import Close, Event, Ping, Pong
+from ..protocol.handshake import Response
+from ..protocol.options import Options
+from ..protocol.parser import FrameParser
+from ..protocol.state import State
+from ..protocol.uri import WebSocketURI
+from .failure import error_code, lost_error
+from .keepalive import keep_alive
+from .opening import Opened, open_websocket, resolve
+from .pings import PingTracker
+from .pings import Pong as PongWaiter
+from .transport import Transport
+from .wire import encode_close, encode_frame
+
+__all__ = ["Session", "SessionOwner"]
+
+_READ_MIN = 4096
+_READ_MAX = 2**18
+
+
+class SessionOwner(Protocol):
+    """What a session asks of the long-lived connection that started it."""
+
+    def _fire(self, name: str, *args: Any) -> None:
+        """Run the callback ``name`` (``on_ping``...) with ``args``, logging its errors."""
+
+    def _deliver(self, message: str | bytes) -> None:
+        """A message arrived: to ``on_message`` or the inbox."""
+
+    def _report(self, code: ErrorCode, exc: BaseException) -> None:
+        """The attempt failed with ``exc``: ``on_error``."""
+
+    def _uri_resolved(self, uri: WebSocketURI) -> None:
+        """The attempt connects to ``uri``."""
+
+    def _may_open(self) -> bool:
+        """TCP is up (``on_connect``): whether to go on with the upgrade."""
+
+    def _response_received(self, response: Response) -> None:
+        """The server answered the upgrade (also a refusal or a redirect)."""
+
+    def _handshake_done(self, opened: Opened) -> None:
+        """The upgrade succeeded; keepalive has not started yet."""
+
+    def _replay_and_flush(self, session: Session) -> bool:
+        """Run ``on_open_replay`` and write the queued sends (``OSError`` if the
+        stream died); whether anything was queued."""
+
+    def _now_open(self, response: Response, flushed: bool) -> None:
+        """The attempt is open: ``on_buffer_drain`` if ``flushed``, ``on_websocket_connect``."""
+
+    def _latency_measured(self, latency: float) -> None:
+        """A pong answered one of our pings after ``latency`` seconds."""
+
+
+class Session:
+    """One connection attempt; :meth:`start` runs it in a new greenlet."""
+
+    __slots__ = (
+        "_close_timer",
+        "_failure",
+        "_keepalive",
+        "_label",
+        "_log",
+        "_options",
+        "_owner",
+        "_pings",
+        "_receiver",
+        "closing",
+        "ended",
+        "error",
+        "replaying",
+        "state",
+        "transport",
+    )
+
+    def __init__(
+        self, owner: SessionOwner, options: Options, log: logging.LoggerAdapter[Any], label: str
+    ) -> None:
+        self._owner = owner
+        self._label = label  # names the greenlets
+        self._options = options
+        self._log = log
+        #: Where this attempt stands; ``CLOSED`` once it ended.
+        self.state = State.CONNECTING
+        #: The closing handshake, and the close code once known.
+        self.closing = ClosingHandshake()
+        #: The stream, once the upgrade succeeded.
+        self.transport: Transport | None = None
+        #: Why the attempt ended, if it failed (what the reconnect policy judges).
+        self.error: WebSocketError | None = None
+        #: Set when the attempt is over and its greenlets are gone.
+        self.ended = gevent.event.Event()
+        #: While ``on_open_replay`` runs: its sends are written at once.
+        self.replaying = False
+        self._failure: WebSocketError | None = None
+        self._pings = PingTracker()
+        self._close_timer: Any = None
+        self._receiver: Greenlet[Any, Any] | None = None
+        self._keepalive: Greenlet[Any, Any] | None = None
+
+    # -- commands from other greenlets -------------------------------------------
+
+    def start(self) -> Greenlet[Any, Any]:
+        """Run the attempt in a new greenlet; return it."""
+        receiver = self._receiver = gevent.spawn(self._run)
+        receiver.name = f"geventws-receiver {self._label}"
+        return receiver
+
+    def close(self, code: int, reason: str) -> None:
+        """End the attempt: a closing handshake if open, else abort the opening."""
+        if self.state is State.OPEN:
+            self._start_closing(code, reason)
+        elif self.state is State.CONNECTING:
+            receiver = self._receiver
+            if receiver is not None and receiver is not gevent.getcurrent():
+                receiver.kill(block=False)
+
+    def fail(self, exc: WebSocketError) -> None:
+        """End the attempt with ``exc``: the receive greenlet reports it."""
+        if self._failure is None:
+            self._failure = exc
+        if self.transport is not None:
+            self.transport.abort()
+
+    def owns(self, greenlet: Any) -> bool:
+        """Whether ``greenlet`` is one of this attempt's."""
+        return greenlet is not None and greenlet in (self._receiver, self._keepalive)
+
+    @property
+    def writable(self) -> bool:
+        """Whether a message may be written now (open, or the replay hook's own sends)."""
+        return self.state is State.OPEN or (self.replaying and gevent.getcurrent() is self._receiver)
+
+    def write(self, frame: bytes) -> None:
+        """Write ``frame``; a dead stream raises :class:`ConnectionClosedError`."""
+        transport = self.transport
+        assert transport is not None
+        try:
+            transport.write(frame)
+        except OSError as exc:
+            transport.abort()
+            raise lost_error(self.closing.code, exc) from exc
+
+    def ping(self, data: bytes = b"") -> PongWaiter:
+        """Send a ping; the returned :class:`Pong` tells when it was answered."""
+        payload = self._pings.new_payload(data)
+        frame = encode_frame(OP_PING, payload)  # checks the 125-byte limit first
+        pong = self._pings.add(payload)
+        self.write(frame)
+        return pong
+
+    # -- the receive greenlet ----------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            opened = self._open()
+            if opened is not None:
+                self._receive_loop(opened.transport, opened.leftover)
+        except gevent.GreenletExit:
+            self.closing.lost()
+        except WebSocketError as exc:
+            self._end_with(exc)
+        except Exception as exc:
+            self._log.exception("unexpected error in the receive loop")
+            self._end_with(exc)
+        finally:
+            self._cleanup()
+
+    def _open(self) -> Opened | None:
+        opts = self._options
+        limiter = opts.limiter
+        with limiter.slot() if limiter is not None else contextlib.nullcontext():
+            uri = resolve(opts.resolve_uri)
+            self._owner._uri_resolved(uri)
+            opened = open_websocket(
+                opts,
+                uri,
+                resolve(opts.resolve_headers),
+                self._log,
+                tcp_connected=self._owner._may_open,
+                response_received=self._owner._response_received,
+            )
+        if opened is None:
+            self.closing.lost()
+            return None
+        self.transport = opened.transport
+        try:
+            self._after_handshake(opened)
+        except OSError as exc:  # the replay or the flush met a dead connection
+            self._lost(exc)
+        return opened
+
+    def _after_handshake(self, opened: Opened) -> None:
+        """Keepalive, the replay hook and the queued sends, then OPEN."""
+        owner = self._owner
+        owner._handshake_done(opened)
+        if self._options.ping_interval is not None:
+            # Started before the replay and the flush, so that writing them to a
+            # peer that stopped reading is bounded by ping_interval + ping_timeout.
+            self._keepalive = gevent.spawn(keep_alive, self, self._options, self._log)
+            self._keepalive.name = f"geventws-keepalive {self._label}"
+        self.replaying = True  # the replay hook's sends are written at once, ahead of the queue
+        try:
+            flushed = owner._replay_and_flush(self)
+        finally:
+            self.replaying = False
+        # Only now: sends that arrived during the flush queued behind it.
+        self.state = State.OPEN
+        owner._now_open(opened.response, flushed)
+
+    def _receive_loop(self, transport: Transport, data: bytes) -> None:
+        parser = FrameParser(self._options.max_message_size)
+        try:
+            while True:
+                if data:
+                    for event in parser.feed(data):
+                        if not self._handle(transport, event):
+                            return
+                    if parser.error is not None:
+                        raise parser.error
+                data = transport.recv(min(max(parser.wanted, _READ_MIN), _READ_MAX))
+                if not data:
+                    raise EOFError("connection closed by the server")
+        except (OSError, EOFError) as exc:
+            self._lost(exc)
+
+    def _handle(self, transport: Transport, event: Event) -> bool:
+        """Act on one event; whether to read on."""
+        if isinstance(event, (str, bytes)):
+            self._owner._deliver(event)
+        elif isinstance(event, Ping):
+            if not self.closing.sent:
+                transport.write(encode_frame(OP_PONG, event.payload))
+            self._owner._fire("on_ping", event.payload)
+        elif isinstance(event, Pong):
+            latency = self._pings.received(event.payload)
+            if latency is not None:
+                self._owner._latency_measured(latency)
+            self._owner._fire("on_pong", event.payload)
+        else:
+            self._close_received(transport, event)
+            return False
+        return True
+
+    # -- closing -----------------------------------------------------------------
+
+    def _close_received(self, transport: Transport, frame: Close) -> None:
+        self._log.debug("close frame received: %s %r", frame.code, frame.reason)
+        answer = self.closing.receive(frame)
+        if answer is not None:
+            self.state = State.CLOSING
+            try:
+                transport.write(encode_close(*answer))
+            except OSError:
+                return
+        # RFC 6455 §7.1.1: the server closes TCP first; wait for it, bounded by
+        # the close timer (a total deadline: a server that trickles bytes
+        # cannot keep us here).
+        self._arm_close_timer(transport)
+        with contextlib.suppress(OSError):
+            while transport.recv(_READ_MIN):
+                pass
+
+    def _start_closing(self, code: int, reason: str) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        frame = self.closing.close(code, reason)
+        if frame is None:
+            return
+        self.state = State.CLOSING
+        self._arm_close_timer(transport)
+        try:
+            transport.write(encode_close(*frame))
+        except OSError:
+            transport.abort()
+
+    def _arm_close_timer(self, transport: Transport) -> None:
+        """Abort the stream ``close_timeout`` seconds after the close began."""
+        if self._close_timer is None and self._options.close_timeout is not None:
+            self._close_timer = gevent.get_hub().loop.timer(self._options.close_timeout)
+            self._close_timer.start(transport.abort)
+
+    # -- the end -----------------------------------------------------------------
+
+    def _lost(self, exc: BaseException) -> None:
+        """The stream ended or broke: a failure asked for meanwhile, a normal end
+        of a closing handshake, or a lost connection."""
+        if self._failure is not None:
+            raise self._failure
+        if self.closing.sent:
+            self.closing.lost()  # close_timeout expired or the server dropped during close
+            return
+        raise lost_error(None, exc) from exc
+
+    def _end_with(self, exc: Exception) -> None:
+        """Report the failure that ended the attempt, failing the connection
+        with a close frame when the server broke the protocol."""
+        code = error_code(exc, opening=self.transport is None)
+        if isinstance(exc, ProtocolError):
+            frame = self.closing.fail(exc.close_code)
+            if frame is not None and self.transport is not None:
+                with contextlib.suppress(OSError), gevent.Timeout(self._options.close_timeout, False):  # type: ignore[arg-type]
+                    self.transport.write(encode_close(*frame))
+        self.closing.lost()
+        self._log.info("%s: %s", code.name, exc)
+        if isinstance(exc, WebSocketError):
+            self.error = exc
+        self._owner._report(code, exc)
+
+    def _cleanup(self) -> None:
+        self.closing.lost()
+        self.state = State.CLOSED
+        if self._close_timer is not None:
+            self._close_timer.stop()
+        if self.transport is not None:
+            self.transport.abort()
+        self.ended.set()
+        keepalive = self._keepalive
+        if keepalive is not None and keepalive is not gevent.getcurrent():
+            keepalive.join()
+        self._pings.cancel_all()

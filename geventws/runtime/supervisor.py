@@ -1,0 +1,201 @@
+"""The supervisor: a plain loop of attempts, and the reconnect policy between them.
+
+::
+
+    wait until a (re)connect is due ─► attempt ─► reconnect asked or planned? ─► loop / finish
+
+The clock and the wait are injectable, so the loop runs in tests without the
+wall clock. One greenlet runs the loop while the connection is not finished.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.event
+from gevent.greenlet import Greenlet
+
+from ..exceptions import WebSocketError
+from ..protocol.backoff import Backoff
+
+__all__ = ["Phase", "Supervisor"]
+
+logger = logging.getLogger("geventws")
+
+
+class Phase(enum.Enum):
+    """Where the supervisor stands."""
+
+    #: Never started.
+    IDLE = "idle"
+    #: An attempt is running.
+    ATTEMPTING = "attempting"
+    #: Waiting until a reconnect is due.
+    WAITING = "waiting"
+    #: Finished for good: no attempt runs, none is due.
+    FINISHED = "finished"
+
+
+def _wait_on(event: gevent.event.Event, timeout: float) -> object:
+    return event.wait(timeout)
+
+
+class Supervisor:
+    """Runs ``attempt()`` whenever one is due; between attempts asks ``backoff``.
+
+    ``attempt()`` runs one attempt to its end and returns why it failed
+    (``None`` after a clean close). ``on_reconnecting(attempt, delay, error)``
+    and ``on_give_up(attempts, error)`` report the policy's decisions;
+    ``on_finished()`` runs once the loop is over.
+    """
+
+    __slots__ = (
+        "_attempt",
+        "_backoff",
+        "_clock",
+        "_greenlet",
+        "_log",
+        "_name",
+        "_on_finished",
+        "_on_give_up",
+        "_on_reconnecting",
+        "_wait",
+        "_wake",
+        "due",
+        "finish_requested",
+        "finished",
+        "phase",
+    )
+
+    def __init__(
+        self,
+        attempt: Callable[[], WebSocketError | None],
+        *,
+        backoff: Backoff | None = None,
+        on_reconnecting: Callable[[int, float, WebSocketError | None], object] = lambda *_: None,
+        on_give_up: Callable[[int, WebSocketError | None], object] = lambda *_: None,
+        on_finished: Callable[[], object] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[gevent.event.Event, float], object] = _wait_on,
+        name: str = "geventws-supervisor",
+        log: logging.LoggerAdapter[Any] | logging.Logger = logger,
+    ) -> None:
+        self._log = log
+        self._attempt = attempt
+        self._backoff = backoff
+        self._on_reconnecting = on_reconnecting
+        self._on_give_up = on_give_up
+        self._on_finished = on_finished
+        self._clock = clock
+        self._wait = wait
+        self._name = name
+        self._wake = gevent.event.Event()
+        self._greenlet: Greenlet[Any, Any] | None = None
+        self.phase = Phase.IDLE
+        #: When the next attempt is due (clock time), ``None``: none is.
+        self.due: float | None = None
+        #: close() was called: no attempt after the current one.
+        self.finish_requested = False
+        #: Set while no loop runs: before the start and once finished.
+        self.finished = gevent.event.Event()
+        self.finished.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether the loop's greenlet is alive."""
+        return self._greenlet is not None and not self._greenlet.dead
+
+    @property
+    def reconnect_pending(self) -> bool:
+        """Whether an attempt is due (now or later)."""
+        return self.due is not None and not self.finish_requested
+
+    def schedule(self, delay: float) -> bool:
+        """Make an attempt due in ``delay`` seconds, replacing a due one;
+        whether this (re)started the loop."""
+        self.due = self._clock() + delay
+        self._wake.set()
+        if self.running:
+            return False
+        self.finish_requested = False
+        self.finished.clear()
+        self._greenlet = gevent.spawn(self._run)
+        self._greenlet.name = self._name
+        return True
+
+    def cancel(self) -> None:
+        """No attempt is due any more; an idle loop then finishes."""
+        self.due = None
+        self._wake.set()
+
+    def request_finish(self) -> None:
+        """Finish after the current attempt, if any; cancels what is due."""
+        self.finish_requested = True
+        self.cancel()
+
+    def cancel_finish(self) -> None:
+        """Undo :meth:`request_finish`: attempts may follow the current one again."""
+        self.finish_requested = False
+
+    def opened(self) -> None:
+        """The current attempt opened: the backoff starts over."""
+        if self._backoff is not None:
+            self._backoff.opened()
+
+    def owns(self, greenlet: Any) -> bool:
+        """Whether ``greenlet`` is the loop's."""
+        return greenlet is not None and greenlet is self._greenlet
+
+    def finish(self) -> None:
+        """Finish now (the loop calls it at its end; so does a close() before any start)."""
+        self.phase = Phase.FINISHED
+        self.finish_requested = True
+        self.due = None
+        self._on_finished()
+        self.finished.set()
+
+    def _run(self) -> None:
+        try:
+            while self._wait_until_due():
+                self.due = None
+                self.phase = Phase.ATTEMPTING
+                error = self._attempt()
+                self.phase = Phase.WAITING
+                if not self.finish_requested and self.due is None:
+                    self._plan_reconnect(error)
+        except Exception:
+            self._log.exception("supervisor failed")
+        finally:
+            self.finish()
+
+    def _plan_reconnect(self, error: WebSocketError | None) -> None:
+        """Ask the reconnect policy, if any, when to try again."""
+        backoff = self._backoff
+        if backoff is None:
+            return
+        delay = backoff.next_delay(error)
+        if delay is None:
+            self._log.info("reconnect policy gave up after %d attempt(s): %s", backoff.attempt, error)
+            self._on_give_up(backoff.attempt, error)
+            return
+        self._log.info("reconnecting in %.3f s (attempt %d)", delay, backoff.attempt)
+        self._on_reconnecting(backoff.attempt, delay, error)
+        if not self.finish_requested and self.due is None:  # the callbacks may have decided otherwise
+            self.due = self._clock() + delay
+
+    def _wait_until_due(self) -> bool:
+        while True:
+            due = self.due
+            if self.finish_requested or due is None:
+                return False
+            remaining = due - self._clock()
+            if remaining <= 0:
+                return True
+            self.phase = Phase.WAITING
+            self._wake.clear()
+            self._wait(self._wake, remaining)

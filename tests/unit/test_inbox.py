@@ -1,0 +1,82 @@
+"""The inbox that recv() reads: order, back-pressure, timeouts, closing. Greenlets, no sockets."""
+
+from __future__ import annotations
+
+import gevent
+import pytest
+
+from geventws.exceptions import ConcurrencyError, ConnectionClosedError
+from geventws.runtime.inbox import Inbox
+
+
+def test_fifo() -> None:
+    inbox = Inbox(4)
+    inbox.put("a")
+    inbox.put(b"b")
+    assert len(inbox) == 2
+    assert inbox.get() == "a"
+    assert inbox.get() == b"b"
+
+
+def test_get_times_out_with_the_builtin_timeout_error() -> None:
+    with pytest.raises(TimeoutError):
+        Inbox(1).get(timeout=0)
+
+
+def test_put_blocks_while_full_until_a_get() -> None:
+    inbox = Inbox(1)
+    inbox.put("a")
+    putter = gevent.spawn(inbox.put, "b")
+    gevent.sleep(0)
+    assert not putter.dead  # back-pressure: the receive greenlet would stop reading
+    assert inbox.get() == "a"
+    putter.join(5)
+    assert putter.dead and inbox.get() == "b"
+
+
+def test_get_wakes_when_a_message_arrives() -> None:
+    inbox = Inbox(1)
+    getter = gevent.spawn(inbox.get, 5)
+    gevent.sleep(0)
+    inbox.put("x")
+    assert getter.get(timeout=5) == "x"
+
+
+def test_two_readers_at_once_is_an_error() -> None:
+    inbox = Inbox(1)
+    getter = gevent.spawn(inbox.get, 5)
+    gevent.sleep(0)
+    with pytest.raises(ConcurrencyError):
+        inbox.get(0)
+    inbox.put("x")
+    assert getter.get(timeout=5) == "x"
+
+
+def test_close_raises_after_the_inbox_is_drained_and_reopen_undoes_it() -> None:
+    inbox = Inbox(2)
+    inbox.put("last")
+    closed = ConnectionClosedError(1006)
+    inbox.close(closed)
+    assert inbox.get() == "last"
+    with pytest.raises(ConnectionClosedError) as info:
+        inbox.get()
+    assert info.value is closed
+    inbox.reopen()
+    with pytest.raises(TimeoutError):
+        inbox.get(0)
+
+
+def test_close_wakes_a_waiting_reader() -> None:
+    inbox = Inbox(1)
+
+    def read() -> object:
+        try:
+            return inbox.get()
+        except ConnectionClosedError as exc:
+            return exc
+
+    getter = gevent.spawn(read)
+    gevent.sleep(0)
+    closed = ConnectionClosedError(1006)
+    inbox.close(closed)
+    assert getter.get(timeout=5) is closed

@@ -1,0 +1,125 @@
+"""The outbox and its full-buffer policy; greenlets only where "block" waits. No sockets."""
+
+from __future__ import annotations
+
+import gevent
+import pytest
+
+from geventws.exceptions import ConnectionClosedOK, InvalidMessage, SendBufferFull
+from geventws.protocol.codes import OP_BINARY, OP_TEXT
+from geventws.protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB
+from geventws.runtime.outbox import Message, Outbox, message_for
+
+
+class Events:
+    def __init__(self) -> None:
+        self.full = 0
+        self.lost: list[str] = []
+
+    def outbox(self, max_bytes: int | None, max_messages: int | None, policy: str) -> Outbox:
+        return Outbox(max_bytes, max_messages, policy, on_full=self.on_full, on_lost=self.lost.append)
+
+    def on_full(self) -> None:
+        self.full += 1
+
+
+def msg(n: int, size: int = 1) -> Message:
+    return OP_BINARY, bytes([n]) * size
+
+
+def drain(outbox: Outbox) -> list[Message]:
+    written: list[Message] = []
+    outbox.flush(written.append)
+    return written
+
+
+def test_fifo_and_flush() -> None:
+    outbox = Events().outbox(None, None, "fail")
+    for n in range(3):
+        assert outbox.offer(msg(n))
+    assert len(outbox) == 3 and outbox.nbytes == 3
+    assert drain(outbox) == [msg(0), msg(1), msg(2)]
+    assert not outbox and outbox.flush(lambda m: None) is False
+
+
+def test_fail_policy_raises_and_reports_full() -> None:
+    events = Events()
+    outbox = events.outbox(None, 2, "fail")
+    outbox.offer(msg(0))
+    outbox.offer(msg(1))
+    with pytest.raises(SendBufferFull):
+        outbox.offer(msg(2))
+    assert events.full == 1 and len(outbox) == 2
+
+
+def test_drop_oldest_makes_room_and_reports_the_loss() -> None:
+    events = Events()
+    outbox = events.outbox(10, None, "drop_oldest")
+    outbox.offer(msg(0, 4))
+    outbox.offer(msg(1, 4))
+    assert outbox.offer(msg(2, 6))
+    assert drain(outbox) == [msg(1, 4), msg(2, 6)]
+    assert events.full == 1
+    assert events.lost == ["send buffer full: dropped the 1 oldest queued message(s), 4 bytes"]
+
+
+def test_a_message_larger_than_the_bound_fits_an_empty_outbox() -> None:
+    outbox = Events().outbox(10, None, "fail")
+    assert outbox.offer(msg(0, 100))
+
+
+def test_block_waits_for_room_then_lets_the_sender_decide_again() -> None:
+    events = Events()
+    outbox = events.outbox(None, 1, "block")
+    outbox.offer(msg(0))
+    results: list[bool] = []
+    sender = gevent.spawn(lambda: results.append(outbox.offer(msg(1))))
+    gevent.sleep(0)
+    assert not sender.dead and events.full == 1
+    assert drain(outbox) == [msg(0)]
+    sender.join(5)
+    assert results == [False]  # not queued: the caller checks whether it can write now
+    assert outbox.offer(msg(1), notify_full=False)
+    assert events.full == 1
+
+
+def test_close_refuses_wakes_and_reports_unsent() -> None:
+    events = Events()
+    outbox = events.outbox(None, 1, "block")
+    outbox.offer(msg(0, 3))
+    blocked = gevent.spawn(outbox.offer, msg(1))
+    gevent.sleep(0)
+    outbox.close(ConnectionClosedOK(1000))
+    assert blocked.get(timeout=5) is False  # woken: the sender decides again, and finds it closed
+    assert events.lost == ["1 queued message(s), 3 bytes were never sent: the connection is finished"]
+    with pytest.raises(ConnectionClosedOK):
+        outbox.offer(msg(2))
+    outbox.reopen()
+    assert outbox.offer(msg(2))
+
+
+def test_a_failed_write_keeps_the_message_at_the_front() -> None:
+    outbox = Events().outbox(None, None, "fail")
+    outbox.offer(msg(0))
+    outbox.offer(msg(1))
+
+    def broken(message: Message) -> None:
+        raise ConnectionResetError
+
+    with pytest.raises(ConnectionResetError):
+        outbox.flush(broken)
+    assert drain(outbox) == [msg(0), msg(1)]
+
+
+def test_message_for() -> None:
+    assert message_for("é", None) == (OP_TEXT, "é".encode())
+    assert message_for(b"\xff", None) == (OP_BINARY, b"\xff")
+    assert message_for(bytearray(b"a"), None) == (OP_BINARY, b"a")
+    assert message_for("a", BINARY_TYPE_ARRAYBUFFER) == (OP_BINARY, b"a")
+    assert message_for(b"a", BINARY_TYPE_BLOB) == (OP_TEXT, b"a")
+    with pytest.raises(InvalidMessage):
+        message_for(b"\xff", BINARY_TYPE_BLOB)
+    with pytest.raises(InvalidMessage):
+        message_for("\ud800", None)
+    with pytest.raises(TypeError):
+        message_for(1, None)  # type: ignore[arg-type]
