@@ -11,6 +11,7 @@ import functools
 import logging
 import socket as stdlib_socket
 import ssl
+from collections.abc import Iterable, Iterator
 
 import gevent
 import gevent.lock
@@ -19,6 +20,7 @@ import gevent.ssl
 
 from ..exceptions import ConnectError, HandshakeError, TLSError
 from ..protocol.uri import WebSocketURI
+from ..protocol.writer import Payload, encode_frames, frame_chunks
 
 __all__ = ["Transport", "open_transport"]
 
@@ -26,10 +28,19 @@ logger = logging.getLogger("geventws")
 
 
 class Transport:
-    """A connected stream: serialised writes, reads by one greenlet.
+    """A connected stream: whole frames written under one lock, reads by one greenlet.
 
     Every write, automatic pongs and close replies included, goes through
-    :meth:`write`, which holds one gevent lock so frames never interleave.
+    :meth:`send_frame`, :meth:`send_frames` or :meth:`write`, which hold one
+    gevent lock for the whole frame, so frames never interleave.
+
+    A write is whole or not at all. Interrupting the writing greenlet
+    (``gevent.Timeout``, ``kill()``, any ``BaseException``) before its first
+    byte reaches the socket cancels the write; after that, the caller's
+    exception propagates at once while a helper greenlet, still holding the
+    lock, writes the rest. If the stream fails part-way (or the helper is
+    killed), the transport is aborted: never a partial frame followed by
+    another frame.
     """
 
     __slots__ = ("_closed", "_write_lock", "sock")
@@ -39,12 +50,67 @@ class Transport:
         self._write_lock = gevent.lock.Semaphore()
         self._closed = False
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`abort` was called: every later write fails."""
+        return self._closed
+
+    def send_frame(self, opcode: int, payload: Payload, fin: bool = True) -> None:
+        """Mask and write one frame; a large payload chunk by chunk, letting
+        other greenlets run between chunks.
+
+        Raises :class:`ValueError`/:class:`TypeError` for a bad frame (before
+        anything is written), :class:`OSError` if the stream is gone.
+        """
+        self._write_whole(frame_chunks(opcode, payload, fin))
+
+    def send_frames(self, frames: Iterable[tuple[int, Payload]]) -> None:
+        """Write several final frames, ``(opcode, payload)`` each, with one system call."""
+        self._write_whole(iter((encode_frames(frames),)))
+
     def write(self, data: bytes) -> None:
-        """Write all of ``data``; raise :class:`OSError` if the stream is gone."""
-        with self._write_lock:
+        """Write all of ``data`` (the handshake request, an encoded frame)."""
+        self._write_whole(iter((data,)))
+
+    def _write_whole(self, pieces: Iterator[bytes]) -> None:
+        lock = self._write_lock
+        lock.acquire()  # interrupted here: nothing was written, nothing to undo
+        pending = _PendingWrite(pieces)
+        try:
             if self._closed:
                 raise ConnectionResetError("the connection is closed")
-            self.sock.sendall(data)
+            pending.run(self.sock)
+        except Exception:
+            if pending.started:
+                self.abort()  # the stream holds part of a frame: unusable
+            lock.release()
+            raise
+        except BaseException:
+            if pending.started and not pending.done:
+                self._finish_in_background(pending)  # it releases the lock
+            else:
+                lock.release()
+            raise
+        lock.release()
+
+    def _finish_in_background(self, pending: _PendingWrite) -> None:
+        """Write the rest of an interrupted frame in a helper greenlet that holds the lock."""
+
+        def finish() -> None:
+            try:
+                pending.run(self.sock)
+            except Exception as exc:  # the stream failed: the link aborts it
+                logger.debug("the rest of an interrupted frame could not be written: %r", exc)
+
+        def finished(_: gevent.Greenlet[[], None]) -> None:
+            if not pending.done:
+                self.abort()  # failed, or killed before the end
+            self._write_lock.release()
+
+        helper = gevent.Greenlet(finish)
+        helper.name = "geventws-write-rest"
+        helper.link(finished)
+        helper.start()
 
     def recv(self, size: int) -> bytes:
         """Up to ``size`` bytes; ``b""`` at end of stream."""
@@ -74,6 +140,39 @@ class Transport:
         with contextlib.suppress(OSError):
             self.sock.shutdown(stdlib_socket.SHUT_RDWR)
         self.sock.close()
+
+
+class _PendingWrite:
+    """Where a write stands: the piece being written and how much of it is out."""
+
+    __slots__ = ("done", "offset", "pieces", "started", "view")
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self.pieces = pieces
+        self.view = memoryview(b"")
+        self.offset = 0
+        self.started = False
+        self.done = False
+
+    def run(self, sock: gevent.socket.socket) -> None:
+        """Write the remaining pieces. Resumable: after an interruption, calling
+        it again goes on from the first byte not yet written."""
+        while True:
+            view = self.view
+            while self.offset < len(view):
+                # One send() at a time: when an interruption comes while it
+                # waits for the socket, nothing of that call was written.
+                sent = sock.send(view[self.offset :])
+                self.offset += sent
+                self.started = self.started or sent > 0
+            piece = next(self.pieces, None)
+            if piece is None:
+                self.done = True
+                return
+            if self.started:
+                gevent.sleep(0)  # between the chunks of a large frame: let the hub run
+            self.view = memoryview(piece)
+            self.offset = 0
 
 
 def open_transport(uri: WebSocketURI, ssl_context: ssl.SSLContext | None) -> Transport:
