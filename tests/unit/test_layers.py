@@ -26,6 +26,7 @@ PURE = [
     "protocol.state",
     "protocol.uri",
     "protocol.backoff",
+    "protocol.writer",
 ]
 FORBIDDEN = {"gevent", "greenlet", "websocket"}
 
