@@ -157,7 +157,10 @@ def _as_bytes(payload: Payload) -> Payload:
     if isinstance(payload, (bytes, bytearray)):
         return payload
     if isinstance(payload, memoryview):
-        return payload if payload.format in ("B", "b", "c") and payload.ndim == 1 else payload.cast("B")
+        if not payload.c_contiguous:
+            return payload.tobytes()
+        # Flat unsigned bytes: what len() counts in bytes and the accelerator takes.
+        return payload if payload.format == "B" and payload.ndim == 1 else payload.cast("B")
     raise TypeError(f"a frame payload must be bytes-like, not {type(payload).__name__}")
 
 

@@ -121,6 +121,8 @@ def test_memoryview_length_counts_bytes() -> None:
     assert encode_frame(OP_BINARY, memoryview(numbers), mask_key=key) == reference(
         OP_BINARY, numbers.tobytes(), True, key
     )
+    strided = memoryview(b"abcdefgh")[::2]  # not contiguous: copied
+    assert encode_frame(OP_BINARY, strided, mask_key=key) == reference(OP_BINARY, b"aceg", True, key)
 
 
 def test_encode_frames_is_one_buffer_of_frames_in_order() -> None:
