@@ -169,10 +169,20 @@ class _PendingWrite:
             if piece is None:
                 self.done = True
                 return
-            if self.started:
-                gevent.sleep(0)  # between the chunks of a large frame: let the hub run
+            # Kept before yielding: an interruption in the sleep must not lose it.
             self.view = memoryview(piece)
             self.offset = 0
+            if self.started:
+                _yield_to_hub()  # between the chunks of a large frame
+
+
+def _yield_to_hub() -> None:
+    """Let the hub run one whole loop iteration (timers, I/O, other greenlets).
+
+    ``gevent.sleep(0)`` would only run other callbacks: timers and I/O could
+    wait for up to 50 chunks. Any positive sleep lasts until the next iteration.
+    """
+    gevent.sleep(1e-6)
 
 
 def open_transport(uri: WebSocketURI, ssl_context: ssl.SSLContext | None) -> Transport:

@@ -145,6 +145,36 @@ def test_interrupted_frame_is_finished_before_the_next(
     assert not transport.closed
 
 
+def test_interrupted_between_two_chunks(
+    pair: tuple[Transport, gevent.socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted while yielding to the hub between two chunks (the chunk just
+    made must not be lost: it was, once)."""
+    transport, server = pair
+    payload = pattern(BIG)
+    yielding = gevent.event.Event()
+    original = transport_module._yield_to_hub
+    calls = 0
+
+    def noted_yield() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            yielding.set()
+        original()
+
+    monkeypatch.setattr(transport_module, "_yield_to_hub", noted_yield)
+    reader = FrameReader(server)
+    sender = gevent.spawn(transport.send_frame, OP_BINARY, payload)
+    assert yielding.wait(WAIT)  # we run now: the sender is in its third yield
+    sender.kill(block=True, timeout=WAIT)
+    assert sender.dead
+    follower = gevent.spawn(transport.send_frame, OP_TEXT, b"after")
+    assert reader.read_frame() == (True, OP_BINARY, payload)
+    assert reader.read_frame() == (True, OP_TEXT, b"after")
+    follower.get(timeout=WAIT)
+
+
 def test_gevent_timeout_around_a_send(pair: tuple[Transport, gevent.socket.socket]) -> None:
     """The scenario of issue 9.1: ``with gevent.Timeout(...)`` cuts a large send."""
     transport, server = pair
