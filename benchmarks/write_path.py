@@ -139,9 +139,8 @@ def large_send_memory(label: str, send: Callable[[Transport, bytes], None], size
     tracemalloc.stop()
     reader.join()
     extra = peak - before
-    print(
-        f"  {label:<34} {size >> 20} MiB: peak extra {extra / 2**20:8.1f} MiB ({extra / size:.2f}x the payload)"
-    )
+    shown = f"{extra / 2**20:8.1f} MiB ({extra / size:.2f}x the payload)"
+    print(f"  {label:<34} {size >> 20} MiB: peak extra {shown}")
     transport.abort()
     server.close()
 
