@@ -22,7 +22,7 @@ from ..exceptions import ConnectError, HandshakeError, TLSError
 from ..protocol.uri import WebSocketURI
 from ..protocol.writer import Payload, encode_frames, frame_chunks
 
-__all__ = ["Transport", "open_transport"]
+__all__ = ["Transport", "WriteProgress", "open_transport"]
 
 logger = logging.getLogger("geventws")
 
@@ -55,27 +55,35 @@ class Transport:
         """Whether :meth:`abort` was called: every later write fails."""
         return self._closed
 
-    def send_frame(self, opcode: int, payload: Payload, fin: bool = True) -> None:
+    def send_frame(
+        self, opcode: int, payload: Payload, fin: bool = True, progress: WriteProgress | None = None
+    ) -> None:
         """Mask and write one frame; a large payload chunk by chunk, letting
         other greenlets run between chunks.
 
         Raises :class:`ValueError`/:class:`TypeError` for a bad frame (before
-        anything is written), :class:`OSError` if the stream is gone.
+        anything is written), :class:`OSError` if the stream is gone. After an
+        interruption, ``progress`` (if given) tells whether the frame was
+        cancelled (``not progress.started``) or is being finished.
         """
-        self._write_whole(frame_chunks(opcode, payload, fin))
+        self._write_whole(frame_chunks(opcode, payload, fin), progress)
 
-    def send_frames(self, frames: Iterable[tuple[int, Payload]]) -> None:
-        """Write several final frames, ``(opcode, payload)`` each, with one system call."""
-        self._write_whole(iter((encode_frames(frames),)))
+    def send_frames(
+        self, frames: Iterable[tuple[int, Payload]], progress: WriteProgress | None = None
+    ) -> None:
+        """Write several final frames, ``(opcode, payload)`` each, with one system
+        call; whole or not at all, like one frame."""
+        self._write_whole(iter((encode_frames(frames),)), progress)
 
     def write(self, data: bytes) -> None:
         """Write all of ``data`` (the handshake request, an encoded frame)."""
-        self._write_whole(iter((data,)))
+        self._write_whole(iter((data,)), None)
 
-    def _write_whole(self, pieces: Iterator[bytes]) -> None:
+    def _write_whole(self, pieces: Iterator[bytes], progress: WriteProgress | None) -> None:
+        pending = WriteProgress() if progress is None else progress
+        pending.pieces = pieces
         lock = self._write_lock
         lock.acquire()  # interrupted here: nothing was written, nothing to undo
-        pending = _PendingWrite(pieces)
         try:
             if self._closed:
                 raise ConnectionResetError("the connection is closed")
@@ -93,7 +101,7 @@ class Transport:
             raise
         lock.release()
 
-    def _finish_in_background(self, pending: _PendingWrite) -> None:
+    def _finish_in_background(self, pending: WriteProgress) -> None:
         """Write the rest of an interrupted frame in a helper greenlet that holds the lock."""
 
         def finish() -> None:
@@ -142,13 +150,15 @@ class Transport:
         self.sock.close()
 
 
-class _PendingWrite:
-    """Where a write stands: the piece being written and how much of it is out."""
+class WriteProgress:
+    """Where one write stands. ``started``: its first byte reached the socket
+    (from then on it is written whole, or the transport aborted). ``done``:
+    written whole."""
 
     __slots__ = ("done", "offset", "pieces", "started", "view")
 
-    def __init__(self, pieces: Iterator[bytes]) -> None:
-        self.pieces = pieces
+    def __init__(self) -> None:
+        self.pieces: Iterator[bytes] = iter(())
         self.view = memoryview(b"")
         self.offset = 0
         self.started = False

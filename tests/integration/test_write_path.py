@@ -16,7 +16,7 @@ import pytest
 from geventws.protocol import writer
 from geventws.protocol.writer import OP_BINARY, OP_PONG, OP_TEXT
 from geventws.runtime import transport as transport_module
-from geventws.runtime.transport import Transport
+from geventws.runtime.transport import Transport, WriteProgress
 from tests.support import WAIT
 
 BIG = 32 * 2**20  # larger than what loopback socket buffers hold: a send of it must wait for the reader
@@ -67,10 +67,12 @@ class FrameReader:
         return bool(first & 0x80), first & 0x0F, payload
 
 
-def send_catching_timeout(transport: Transport, opcode: int, payload: bytes) -> gevent.Timeout | None:
+def send_catching_timeout(
+    transport: Transport, opcode: int, payload: bytes, progress: WriteProgress | None = None
+) -> gevent.Timeout | None:
     """``send_frame``, returning the ``gevent.Timeout`` thrown into it (the hub would print it)."""
     try:
-        transport.send_frame(opcode, payload)
+        transport.send_frame(opcode, payload, progress=progress)
     except gevent.Timeout as exc:
         return exc
     return None
@@ -128,7 +130,8 @@ def test_interrupted_frame_is_finished_before_the_next(
     still written whole, and the next frame follows it intact."""
     transport, server = pair
     payload = pattern(BIG)
-    sender = gevent.spawn(send_catching_timeout, transport, OP_BINARY, payload)
+    progress = WriteProgress()
+    sender = gevent.spawn(send_catching_timeout, transport, OP_BINARY, payload, progress)
     reader = FrameReader(server)
     reader.fill(after)
     assert not sender.dead
@@ -138,11 +141,12 @@ def test_interrupted_frame_is_finished_before_the_next(
     assert sender.dead
     if interruption == "timeout":
         assert sender.value is exception
+    assert progress.started and not progress.done  # the caller can tell: it will be written
     follower = gevent.spawn(transport.send_frame, OP_TEXT, b"after")
     assert reader.read_frame() == (True, OP_BINARY, payload)
     assert reader.read_frame() == (True, OP_TEXT, b"after")
     follower.get(timeout=WAIT)
-    assert not transport.closed
+    assert progress.done and not transport.closed
 
 
 def test_interrupted_between_two_chunks(
@@ -204,11 +208,13 @@ def test_interrupted_before_the_first_byte_cancels(
     transport, server = pair
     first = gevent.spawn(transport.send_frame, OP_BINARY, pattern(BIG))
     gevent.sleep(0)  # it takes the lock and fills the socket buffers
-    waiting = gevent.spawn(send_catching_timeout, transport, OP_TEXT, b"cancelled")
+    progress = WriteProgress()
+    waiting = gevent.spawn(send_catching_timeout, transport, OP_TEXT, b"cancelled", progress)
     gevent.sleep(0)  # it waits for the lock
     assert not first.dead and not waiting.dead
     waiting.kill(gevent.GreenletExit if interruption == "kill" else gevent.Timeout(), timeout=WAIT)
     assert waiting.dead
+    assert not progress.started  # the caller can tell: cancelled (e.g. to queue it again)
     last = gevent.spawn(transport.send_frame, OP_TEXT, b"last")
     reader = FrameReader(server)
     assert reader.read_frame() == (True, OP_BINARY, pattern(BIG))
