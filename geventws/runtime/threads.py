@@ -61,14 +61,17 @@ class HubThread:
     """The OS thread (and its hub) objects are created in: one per thread.
 
     ``HubThread()`` returns the calling thread's instance, so a connection
-    costs no extra object.
+    costs no extra object; a new one once the thread's hub was destroyed
+    and replaced (the old one then counts as ended).
     """
 
     __slots__ = ("_alive", "_guard", "_mark_ref", "_pending", "hub")
 
     def __new__(cls) -> HubThread:
         current: HubThread | None = getattr(_thread_local, "hub_thread", None)
-        if current is None:
+        if current is None or current.hub is not gevent.get_hub():
+            # First use in this thread, or its hub was destroyed and replaced:
+            # dropping the old mark ends the old instance like a thread's end.
             current = super().__new__(cls)
             current._bind_to_current_thread()
         return current

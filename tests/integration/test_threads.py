@@ -183,3 +183,32 @@ def test_connection_used_after_its_thread_ended(ws_server: ServerProcess) -> Non
     assert isinstance(error, ConnectionClosed)
     with pytest.raises(ConnectionClosed):
         ws.send("x")
+
+
+def test_a_replaced_hub_gets_a_new_hub_thread() -> None:
+    """A thread that destroys its hub and goes on with a new one: calls for the
+    new hub's objects work; those for the destroyed hub fail at once."""
+    ready, gate = Event(), Event()
+    box: list[Any] = []
+
+    def owner() -> None:
+        old = HubThread()
+        gevent.get_hub().destroy(destroy_loop=True)
+        new = HubThread()
+        finished = gevent.event.Event()
+        box.extend([old, new, finished])
+        ready.set()
+        finished.wait(10 * WAIT)
+        gate.set()
+
+    thread = Thread(target=owner, daemon=True)
+    thread.start()
+    assert ready.wait(WAIT)
+    old, new, finished = box
+    assert new is not old and not old.alive and new.alive
+    with pytest.raises(ConnectionClosedError):
+        old.call(lambda: "never")
+    assert new.call(lambda: "ran") == "ran"
+    new.call(finished.set)
+    assert gate.wait(WAIT)
+    thread.join(WAIT)
