@@ -98,6 +98,9 @@ class MaskKeys:
     within ``window`` keys; this excludes at most ``window / 2**20`` of the
     key space (an eighth by default), about 0.2 bits of the 32. The tables
     (1.5 MiB by default) are made on first use.
+
+    No lock: OS threads sharing one source never make it fail, but may now and
+    then draw the same key at the same moment (keys stay unpredictable).
     """
 
     __slots__ = ("_block", "_block_keys", "_buckets", "_ints", "_pos", "_ring", "_ring_pos", "_window")
