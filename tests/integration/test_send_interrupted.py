@@ -12,7 +12,7 @@ import pytest
 
 import geventws
 from tests.rawserver import TEXT, Peer, frame
-from tests.support import WAIT
+from tests.support import WAIT, Recorder
 
 SIZE = 32 * 2**20  # more than loopback socket buffers hold: the send waits for the server
 
@@ -84,3 +84,36 @@ def test_interrupted_send_is_written_whole(raw_server: Any, interruption: str) -
     ws.close()
     assert ws.close_code == 1000
     assert seen == [(0x2, SIZE), (0x1, 5)]
+
+
+def test_connection_lost_while_the_rest_is_written(raw_server: Any) -> None:
+    """The rest of an interrupted frame cannot be written (the server drops):
+    the transport is aborted and CONNECTION_LOST is reported once."""
+    interrupted = gevent.event.Event()
+
+    def handler(peer: Peer) -> None:
+        peer.handshake()
+        interrupted.wait(WAIT)
+        peer.sock.recv(65536)  # a little of the frame, then drop with unread data: a reset
+
+    server = raw_server(handler)
+    rec = Recorder()
+    conn = geventws.Connection(server.url(), ping_interval=None, **rec.callbacks())
+    conn.connect()
+    assert rec.wait_for(lambda: rec.count("open") == 1)
+
+    def send_big() -> None:
+        try:
+            with gevent.Timeout(0.05):
+                conn.send(bytes(SIZE))
+        except gevent.Timeout:
+            interrupted.set()
+
+    gevent.spawn(send_big).join(WAIT)
+    assert interrupted.is_set()
+    assert rec.wait_for(lambda: rec.count("close") == 1)
+    assert rec.codes() == [geventws.ErrorCode.CONNECTION_LOST]
+    assert conn.close_code == 1006
+    with pytest.raises(geventws.ConnectionClosed):
+        conn.send("after")
+    conn.close()
