@@ -28,6 +28,7 @@ from .protocol.handshake import Response
 from .protocol.options import Options, URLLike, make_options
 from .protocol.state import State
 from .protocol.uri import WebSocketURI, redact_url
+from .protocol.writer import close_body, control_payload
 from .runtime.inbox import Inbox
 from .runtime.log import ConnectionLog
 from .runtime.opening import Opened
@@ -37,7 +38,6 @@ from .runtime.registry import registry_for
 from .runtime.session import Session
 from .runtime.supervisor import Phase, Supervisor
 from .runtime.threads import HubThread, from_any_thread
-from .runtime.wire import encode_close, encode_frame
 from .sequential import Sequential
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ class Connection(Callbacks, Sequential):
         the server answered and ``on_close`` ran, unless called from one of
         the connection's own greenlets, where it only starts the close.
         """
-        encode_close(code, reason)  # checks code and reason before anything changes
+        close_body(code, reason)  # checks code and reason before anything changes
         supervisor = self._supervisor
         supervisor.request_finish()
         if self._session is not None:
@@ -287,7 +287,7 @@ class Connection(Callbacks, Sequential):
         while True:
             session = self._session
             if session is not None and session.writable:
-                session.write(encode_frame(*message))
+                session.send(*message)
                 return
             state = self.state
             if state is State.CLOSING or (self._supervisor.finish_requested and state is not State.INITIAL):
@@ -297,8 +297,14 @@ class Connection(Callbacks, Sequential):
             first_try = False  # "block": room was made; the connection may be open now
 
     @from_any_thread
-    def ping(self, data: bytes = b"") -> Pong:
-        """Send a ping; the returned :class:`Pong` tells when it was answered."""
+    def ping(self, data: str | bytes = b"") -> Pong:
+        """Send a ping; the returned :class:`Pong` tells when it was answered.
+
+        ``data``: ``str`` (sent as UTF-8) or bytes-like, up to 125 bytes; empty:
+        4 random bytes. Raises :class:`TypeError` or :class:`ValueError` for
+        anything else, :class:`ConnectionClosed` when not open.
+        """
+        data = control_payload(data)
         session = self._session
         if session is None or session.state is not State.OPEN:
             raise self._closed_error()
@@ -343,9 +349,7 @@ class Connection(Callbacks, Sequential):
 
     def _replay_and_flush(self, session: Session) -> bool:
         self._fire("on_open_replay")
-        transport = session.transport
-        assert transport is not None
-        return self._outbox.flush(lambda message: transport.write(encode_frame(*message)))
+        return self._outbox.flush(lambda message, progress: session.send(*message, progress))
 
     def _now_open(self, response: Response, flushed: bool) -> None:
         self._ever_opened.set()

@@ -21,12 +21,13 @@ import gevent.server
 import gevent.socket
 import pytest
 
-from geventws.protocol.frames import OP_TEXT, encode_frame
+from geventws.protocol.codes import OP_TEXT
 from geventws.protocol.handshake import build_request, check_response, new_key, parse_response
 from geventws.protocol.headers import Headers
 from geventws.protocol.parser import FrameParser
 from geventws.protocol.route import make_route
 from geventws.protocol.uri import WebSocketURI, parse_uri
+from geventws.protocol.writer import encode_frame
 from geventws.runtime.connector import open_transport
 from geventws.runtime.transport import Transport
 from tests.support import WAIT

@@ -153,7 +153,7 @@ class WebSocketUser(User):
         self.ws.close()
 
     def ws_connect(self) -> bool:
-        """Open the connection unless it is open, recording the connect; whether it is open."""
+        """Open the connection unless it is open, recording the connect; whether it opened."""
         conn = self.ws
         if self._is_open():
             return True
@@ -174,7 +174,9 @@ class WebSocketUser(User):
         finally:
             self._connecting = False
         self._record_connect(started, time.perf_counter())
-        return self._opened.is_set() and self._is_open()
+        # Opened counts even if the server closed it at once: the caller's send
+        # then fails and is recorded, rather than being skipped in silence.
+        return self._opened.is_set()
 
     @staticmethod
     def _bound(timeout: float | None) -> float | None:

@@ -10,6 +10,7 @@ import gevent.event
 from ..exceptions import ConnectionClosed, InvalidMessage, SendBufferFull
 from ..protocol.codes import OP_BINARY, OP_TEXT
 from ..protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB
+from .transport import WriteProgress
 
 __all__ = ["Message", "Outbox", "message_for"]
 
@@ -128,19 +129,25 @@ class Outbox:
         self._room.clear()
         self._room.wait()
 
-    def flush(self, write: Callable[[Message], object]) -> bool:
+    def flush(self, write: Callable[[Message, WriteProgress], object]) -> bool:
         """Write every queued message in order with ``write``; whether there was any.
 
-        A message whose write raises :class:`OSError` stays queued, at the front.
+        A message whose write failed (the stream died: it may not have arrived
+        whole) or was interrupted before its first byte stays queued, at the
+        front, for the next connection or for the report when the connection
+        finishes. One interrupted after its first byte is being finished by the
+        transport: it is written whole or the stream dies with it.
         """
         flushed = bool(self._items)
         while self._items:
             message = self._popleft()
+            progress = WriteProgress()
             try:
-                write(message)
-            except OSError:
-                self._items.appendleft(message)
-                self.nbytes += len(message[1])
+                write(message, progress)
+            except BaseException as exc:
+                if isinstance(exc, Exception) or not progress.started:
+                    self._items.appendleft(message)
+                    self.nbytes += len(message[1])
                 raise
         return flushed
 

@@ -8,9 +8,10 @@ reporting at most one failure, mapped to its ``on_error`` code by
 
 Rules that keep it correct under gevent:
 
-- Only the receive greenlet reads the socket. Every write, automatic pongs
-  and close replies included, goes through :meth:`Transport.write`, which
-  holds one gevent lock.
+- Only the receive greenlet reads the socket. Every frame, automatic pongs
+  and close replies included, goes through :meth:`Transport.send_frame`,
+  which holds one gevent lock for the whole frame and writes a started frame
+  whole even if its caller is interrupted.
 - Another greenlet ends the attempt with :meth:`Session.fail` (keepalive) or
   :meth:`Session.close`; the receive greenlet reports it, so callbacks keep
   running in one greenlet, in order.
@@ -28,22 +29,22 @@ import gevent
 import gevent.event
 from gevent.greenlet import Greenlet
 
-from ..exceptions import ProtocolError, WebSocketError
+from ..exceptions import ConnectionClosed, ProtocolError, WebSocketError
 from ..protocol.closing import ClosingHandshake
-from ..protocol.codes import OP_PING, OP_PONG, ErrorCode
+from ..protocol.codes import OP_CLOSE, OP_PING, OP_PONG, ErrorCode
 from ..protocol.events import Close, Event, Ping, Pong
 from ..protocol.handshake import Response
 from ..protocol.options import Options
 from ..protocol.parser import FrameParser
 from ..protocol.state import State
 from ..protocol.uri import WebSocketURI
+from ..protocol.writer import Payload, close_body
 from .failure import error_code, lost_error
 from .keepalive import keep_alive
 from .opening import Opened, open_websocket, resolve
 from .pings import PingTracker
 from .pings import Pong as PongWaiter
-from .transport import Transport
-from .wire import encode_close, encode_frame
+from .transport import Transport, WriteProgress
 
 __all__ = ["Session", "SessionOwner"]
 
@@ -165,22 +166,26 @@ class Session:
         """Whether a message may be written now (open, or the replay hook's own sends)."""
         return self.state is State.OPEN or (self.replaying and gevent.getcurrent() is self._receiver)
 
-    def write(self, frame: bytes) -> None:
-        """Write ``frame``; a dead stream raises :class:`ConnectionClosedError`."""
+    def send(self, opcode: int, payload: Payload, progress: WriteProgress | None = None) -> None:
+        """Write one frame; a dead stream raises :class:`ConnectionClosedError`.
+
+        ``progress`` tells an interrupted caller whether the frame was
+        cancelled or is being finished (see :meth:`Transport.send_frame`).
+        """
         transport = self.transport
         assert transport is not None
         try:
-            transport.write(frame)
+            transport.send_frame(opcode, payload, progress=progress)
         except OSError as exc:
             transport.abort()
             raise lost_error(self.closing.code, exc) from exc
 
-    def ping(self, data: bytes = b"") -> PongWaiter:
-        """Send a ping; the returned :class:`Pong` tells when it was answered."""
-        payload = self._pings.new_payload(data)
-        frame = encode_frame(OP_PING, payload)  # checks the 125-byte limit first
+    def ping(self, payload: bytes = b"") -> PongWaiter:
+        """Send a ping (``payload`` checked by the caller, or empty for a fresh
+        one); the returned :class:`Pong` tells when it was answered."""
+        payload = self._pings.new_payload(payload)
         pong = self._pings.add(payload)
-        self.write(frame)
+        self.send(OP_PING, payload)
         return pong
 
     # -- the receive greenlet ----------------------------------------------------
@@ -220,7 +225,7 @@ class Session:
         self.transport = opened.transport
         try:
             self._after_handshake(opened)
-        except OSError as exc:  # the replay or the flush met a dead connection
+        except (OSError, ConnectionClosed) as exc:  # the replay or the flush met a dead connection
             self._lost(exc)
         return opened
 
@@ -264,7 +269,7 @@ class Session:
             self._owner._deliver(event)
         elif isinstance(event, Ping):
             if not self.closing.sent:
-                transport.write(encode_frame(OP_PONG, event.payload))
+                transport.send_frame(OP_PONG, event.payload)
             self._owner._fire("on_ping", event.payload)
         elif isinstance(event, Pong):
             latency = self._pings.received(event.payload)
@@ -284,7 +289,7 @@ class Session:
         if answer is not None:
             self.state = State.CLOSING
             try:
-                transport.write(encode_close(*answer))
+                transport.send_frame(OP_CLOSE, close_body(*answer))
             except OSError:
                 return
         # RFC 6455 §7.1.1: the server closes TCP first; wait for it, bounded by
@@ -305,7 +310,7 @@ class Session:
         self.state = State.CLOSING
         self._arm_close_timer(transport)
         try:
-            transport.write(encode_close(*frame))
+            transport.send_frame(OP_CLOSE, close_body(*frame))
         except OSError:
             transport.abort()
 
@@ -325,6 +330,8 @@ class Session:
         if self.closing.sent:
             self.closing.lost()  # close_timeout expired or the server dropped during close
             return
+        if isinstance(exc, ConnectionClosed):
+            raise exc
         raise lost_error(None, exc) from exc
 
     def _end_with(self, exc: Exception) -> None:
@@ -335,7 +342,7 @@ class Session:
             frame = self.closing.fail(exc.close_code)
             if frame is not None and self.transport is not None:
                 with contextlib.suppress(OSError), gevent.Timeout(self._options.close_timeout, False):  # type: ignore[arg-type]
-                    self.transport.write(encode_close(*frame))
+                    self.transport.send_frame(OP_CLOSE, close_body(*frame))
         self.closing.lost()
         self._log.info("%s: %s", code.name, exc)
         if isinstance(exc, WebSocketError):

@@ -9,23 +9,34 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket as stdlib_socket
+from collections.abc import Iterable, Iterator
 
 import gevent
 import gevent.lock
 import gevent.socket
 
 from ..exceptions import HandshakeError
+from ..protocol.writer import Payload, encode_frames, frame_chunks
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "WriteProgress"]
 
 logger = logging.getLogger("geventws")
 
 
 class Transport:
-    """A connected stream: serialised writes, reads by one greenlet.
+    """A connected stream: whole frames written under one lock, reads by one greenlet.
 
     Every write, automatic pongs and close replies included, goes through
-    :meth:`write`, which holds one gevent lock so frames never interleave.
+    :meth:`send_frame`, :meth:`send_frames` or :meth:`write`, which hold one
+    gevent lock for the whole frame, so frames never interleave.
+
+    A write is whole or not at all. Interrupting the writing greenlet
+    (``gevent.Timeout``, ``kill()``, any ``BaseException``) before its first
+    byte reaches the socket cancels the write; after that, the caller's
+    exception propagates at once while a helper greenlet, still holding the
+    lock, writes the rest. If the stream fails part-way (or the helper is
+    killed), the transport is aborted: never a partial frame followed by
+    another frame.
     """
 
     __slots__ = ("_closed", "_write_lock", "sock")
@@ -35,12 +46,75 @@ class Transport:
         self._write_lock = gevent.lock.Semaphore()
         self._closed = False
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`abort` was called: every later write fails."""
+        return self._closed
+
+    def send_frame(
+        self, opcode: int, payload: Payload, fin: bool = True, progress: WriteProgress | None = None
+    ) -> None:
+        """Mask and write one frame; a large payload chunk by chunk, letting
+        other greenlets run between chunks.
+
+        Raises :class:`ValueError`/:class:`TypeError` for a bad frame (before
+        anything is written), :class:`OSError` if the stream is gone. After an
+        interruption, ``progress`` (if given) tells whether the frame was
+        cancelled (``not progress.started``) or is being finished.
+        """
+        self._write_whole(frame_chunks(opcode, payload, fin), progress)
+
+    def send_frames(
+        self, frames: Iterable[tuple[int, Payload]], progress: WriteProgress | None = None
+    ) -> None:
+        """Write several final frames, ``(opcode, payload)`` each, with one system
+        call; whole or not at all, like one frame."""
+        self._write_whole(iter((encode_frames(frames),)), progress)
+
     def write(self, data: bytes) -> None:
-        """Write all of ``data``; raise :class:`OSError` if the stream is gone."""
-        with self._write_lock:
+        """Write all of ``data`` (the handshake request, an encoded frame)."""
+        self._write_whole(iter((data,)), None)
+
+    def _write_whole(self, pieces: Iterator[bytes], progress: WriteProgress | None) -> None:
+        pending = WriteProgress() if progress is None else progress
+        pending.pieces = pieces
+        lock = self._write_lock
+        lock.acquire()  # interrupted here: nothing was written, nothing to undo
+        try:
             if self._closed:
                 raise ConnectionResetError("the connection is closed")
-            self.sock.sendall(data)
+            pending.run(self.sock)
+        except Exception:
+            if pending.started:
+                self.abort()  # the stream holds part of a frame: unusable
+            lock.release()
+            raise
+        except BaseException:
+            if pending.started and not pending.done:
+                self._finish_in_background(pending)  # it releases the lock
+            else:
+                lock.release()
+            raise
+        lock.release()
+
+    def _finish_in_background(self, pending: WriteProgress) -> None:
+        """Write the rest of an interrupted frame in a helper greenlet that holds the lock."""
+
+        def finish() -> None:
+            try:
+                pending.run(self.sock)
+            except Exception as exc:  # the stream failed: the link aborts it
+                logger.debug("the rest of an interrupted frame could not be written: %r", exc)
+
+        def finished(_: gevent.Greenlet[[], None]) -> None:
+            if not pending.done:
+                self.abort()  # failed, or killed before the end
+            self._write_lock.release()
+
+        helper = gevent.Greenlet(finish)
+        helper.name = "geventws-write-rest"
+        helper.link(finished)
+        helper.start()
 
     def recv(self, size: int) -> bytes:
         """Up to ``size`` bytes; ``b""`` at end of stream."""
@@ -70,3 +144,48 @@ class Transport:
         with contextlib.suppress(OSError):
             self.sock.shutdown(stdlib_socket.SHUT_RDWR)
         self.sock.close()
+
+
+class WriteProgress:
+    """Where one write stands. ``started``: its first byte reached the socket
+    (from then on it is written whole, or the transport aborted). ``done``:
+    written whole."""
+
+    __slots__ = ("done", "offset", "pieces", "started", "view")
+
+    def __init__(self) -> None:
+        self.pieces: Iterator[bytes] = iter(())
+        self.view = memoryview(b"")
+        self.offset = 0
+        self.started = False
+        self.done = False
+
+    def run(self, sock: gevent.socket.socket) -> None:
+        """Write the remaining pieces. Resumable: after an interruption, calling
+        it again goes on from the first byte not yet written."""
+        while True:
+            view = self.view
+            while self.offset < len(view):
+                # One send() at a time: when an interruption comes while it
+                # waits for the socket, nothing of that call was written.
+                sent = sock.send(view[self.offset :])
+                self.offset += sent
+                self.started = self.started or sent > 0
+            piece = next(self.pieces, None)
+            if piece is None:
+                self.done = True
+                return
+            # Kept before yielding: an interruption in the sleep must not lose it.
+            self.view = memoryview(piece)
+            self.offset = 0
+            if self.started:
+                _yield_to_hub()  # between the chunks of a large frame
+
+
+def _yield_to_hub() -> None:
+    """Let the hub run one whole loop iteration (timers, I/O, other greenlets).
+
+    ``gevent.sleep(0)`` would only run other callbacks: timers and I/O could
+    wait for up to 50 chunks. Any positive sleep lasts until the next iteration.
+    """
+    gevent.sleep(1e-6)

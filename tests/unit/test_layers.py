@@ -17,13 +17,10 @@ PACKAGE = Path(geventws.__file__).resolve().parent
 
 # -- the pure modules import neither gevent nor websocket -----------------------------------------
 
-# protocol/frames.py still builds outgoing frames with websocket-client's ABNF
-# until protocol/writer.py replaces it; every other protocol module is pure.
-NOT_PURE_YET = {"protocol.frames"}
 PROTOCOL_MODULES = sorted(
     f"protocol.{path.stem}".removesuffix(".__init__") for path in (PACKAGE / "protocol").glob("*.py")
 )
-PURE = ["exceptions", *(module for module in PROTOCOL_MODULES if module not in NOT_PURE_YET)]
+PURE = ["exceptions", *PROTOCOL_MODULES]
 FORBIDDEN = {"gevent", "greenlet", "websocket", "socket"}
 
 
@@ -168,7 +165,6 @@ def test_cycle_finder_finds_cycles() -> None:
 def test_import_checker_sees_gevent_and_websocket() -> None:
     # The checker itself must be able to fail: the impure modules are caught...
     assert "gevent" in _imports("connection")[0]
-    assert "websocket" in _imports("protocol.frames")[0]
     # ...and type-only imports are not counted.
     tree = ast.parse(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import gevent\nelse:\n    import os\n"

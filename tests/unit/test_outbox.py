@@ -9,6 +9,7 @@ from geventws.exceptions import ConnectionClosedOK, InvalidMessage, SendBufferFu
 from geventws.protocol.codes import OP_BINARY, OP_TEXT
 from geventws.protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB
 from geventws.runtime.outbox import Message, Outbox, message_for
+from geventws.runtime.transport import WriteProgress
 
 
 class Events:
@@ -29,7 +30,7 @@ def msg(n: int, size: int = 1) -> Message:
 
 def drain(outbox: Outbox) -> list[Message]:
     written: list[Message] = []
-    outbox.flush(written.append)
+    outbox.flush(lambda message, progress: written.append(message))
     return written
 
 
@@ -39,7 +40,7 @@ def test_fifo_and_flush() -> None:
         assert outbox.offer(msg(n))
     assert len(outbox) == 3 and outbox.nbytes == 3
     assert drain(outbox) == [msg(0), msg(1), msg(2)]
-    assert not outbox and outbox.flush(lambda m: None) is False
+    assert not outbox and outbox.flush(lambda m, p: None) is False
 
 
 def test_fail_policy_raises_and_reports_full() -> None:
@@ -103,12 +104,30 @@ def test_a_failed_write_keeps_the_message_at_the_front() -> None:
     outbox.offer(msg(0))
     outbox.offer(msg(1))
 
-    def broken(message: Message) -> None:
+    def broken(message: Message, progress: WriteProgress) -> None:
+        progress.started = True  # part of it went out before the stream died
         raise ConnectionResetError
 
     with pytest.raises(ConnectionResetError):
         outbox.flush(broken)
     assert drain(outbox) == [msg(0), msg(1)]
+
+
+@pytest.mark.parametrize("started", [False, True])
+def test_an_interrupted_write_is_kept_unless_the_transport_finishes_it(started: bool) -> None:
+    # Issue 9, point 2: a kill or timeout during the flush. Before the first byte
+    # the message stays queued; after it, the transport writes it whole.
+    outbox = Events().outbox(None, None, "fail")
+    outbox.offer(msg(0))
+    outbox.offer(msg(1))
+
+    def interrupted(message: Message, progress: WriteProgress) -> None:
+        progress.started = started
+        raise gevent.GreenletExit
+
+    with pytest.raises(gevent.GreenletExit):
+        outbox.flush(interrupted)
+    assert drain(outbox) == ([msg(1)] if started else [msg(0), msg(1)])
 
 
 def test_message_for() -> None:
