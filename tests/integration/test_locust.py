@@ -189,5 +189,13 @@ def test_a_closed_connection_is_reopened_at_the_next_request(
     connect = rows[("WSCONN", "connect")]
     assert count(connect) > 2 and connect["Failure Count"] == "0"  # reopened, again and again
     failures = read_csv(tmp_path / "closing_failures.csv")
-    assert failures and all("connection closed: code 1000" in row["Error"] for row in failures), failures
-    assert ("WSCONN", "connection error") not in rows  # a clean close is no error
+    closed = [row for row in failures if "connection closed: code 1000" in row["Error"]]
+    assert closed, failures  # requests on a connection the server closed fail, and say why
+    # Besides those, only a message queued for a reconnect that the stop at the end
+    # of the run cut short may be reported (SEND_FAIL: reported, never dropped in
+    # silence); a clean close itself is no connection error.
+    others = [row for row in failures if row not in closed]
+    assert all(
+        (row["Method"], row["Name"]) == ("WSCONN", "connection error") and "SEND_FAIL (2)" in row["Error"]
+        for row in others
+    ), others
