@@ -62,11 +62,12 @@ class Observer:
     def opened(self, transport: Transport) -> None:
         """The attempt's handshake succeeded over ``transport``: watch its frames."""
         self.counters.opened(self._clock())
-        transport.on_frame_sent = self.frame_sent
+        # The counters' own method when there is no trace: one call per frame.
+        transport.on_frame_sent = self.counters.sent if self.tracer is None else self.frame_sent
 
     def frame_sent(self, opcode: int, payload: Payload, fin: bool) -> None:
-        """A frame was written whole."""
-        self.counters.sent(opcode, len(payload))
+        """A frame was written whole: count it and trace it."""
+        self.counters.sent(opcode, payload)
         if self.tracer is not None:
             self.tracer.sent(opcode, payload, fin)
 

@@ -18,11 +18,11 @@ def test_messages_and_payload_bytes_each_way() -> None:
     counters = Counters()
     counters.received("héllo")  # 6 bytes in UTF-8
     counters.received(b"\x00" * 10)
-    counters.sent(OP_TEXT, 3)
-    counters.sent(OP_CONT, 4)  # the rest of a fragmented message: bytes, no new message
-    counters.sent(OP_BINARY, 5)
+    counters.sent(OP_TEXT, b"abc", False)
+    counters.sent(OP_CONT, b"defg")  # the rest of a fragmented message: bytes, no new message
+    counters.sent(OP_BINARY, memoryview(b"12345"))
     for control in (OP_PING, OP_PONG, OP_CLOSE):
-        counters.sent(control, 100)
+        counters.sent(control, b"x" * 100)
     stats = counters.snapshot(0.0, None)
     assert (stats.messages_in, stats.bytes_in) == (2, 16)
     assert (stats.messages_out, stats.bytes_out) == (2, 12)
