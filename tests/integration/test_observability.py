@@ -9,11 +9,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import gevent.socket
 import pytest
 
 import geventws
 from geventws import ErrorCode, ReconnectPolicy
 from tests.conftest import ServerProcess
+from tests.proxies import Proxy
 from tests.rawserver import CLOSE, CONT, TEXT, Peer, RawServer
 from tests.support import UNIT, WAIT, Recorder
 
@@ -140,6 +142,31 @@ def test_connect_timings_of_wss(wss_server: ServerProcess, client_ssl_context: A
     assert timings.proxy is None
     assert timings.total is not None
     assert timings.total >= timings.dns + timings.tcp + timings.tls + timings.upgrade  # type: ignore[operator]
+
+
+def test_connect_timings_through_an_http_proxy(
+    ws_server: ServerProcess, http_proxy_auth: Proxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="geventws")
+    buffer = io.StringIO()
+    proxy = http_proxy_auth.url
+    with geventws.connect(ws_server.url("/"), proxy=proxy, ping_interval=None, trace=buffer) as ws:
+        _echo_round_trips(ws, ["through"])
+        timings = ws.connect_timings
+    assert timings is not None
+    assert None not in (timings.dns, timings.tcp, timings.proxy, timings.upgrade)
+    assert timings.tls is None
+    assert "s3cr" not in buffer.getvalue()  # PASSWORD and PLAIN_PASSWORD start so, quoted or not
+    assert all("s3cr" not in r.getMessage() for r in caplog.records)
+
+
+def test_connect_timings_over_a_callers_socket(ws_server: ServerProcess) -> None:
+    sock = gevent.socket.create_connection(("127.0.0.1", ws_server.port))
+    with geventws.connect(ws_server.url("/"), sock=sock, ping_interval=None) as ws:
+        timings = ws.connect_timings
+    assert timings is not None
+    assert (timings.dns, timings.tcp, timings.tls, timings.proxy) == (None, None, None, None)
+    assert timings.upgrade is not None
 
 
 # -- logger context ------------------------------------------------------------------------------
