@@ -59,6 +59,20 @@ def test_counters_are_a_frozen_snapshot(ws_server: ServerProcess) -> None:
     assert after.time_connected >= before.time_connected
 
 
+def test_time_connected_stops_when_the_connection_ends(ws_server: ServerProcess) -> None:
+    with geventws.connect(ws_server.url("/"), ping_interval=None) as ws:
+        _echo_round_trips(ws, ["x"])
+    first = ws.stats.time_connected
+    _echo_round_trips_elsewhere(ws_server)  # time passes
+    assert first > 0
+    assert ws.stats.time_connected == first
+
+
+def _echo_round_trips_elsewhere(ws_server: ServerProcess) -> None:
+    with geventws.connect(ws_server.url("/"), ping_interval=None) as other:
+        _echo_round_trips(other, ["y"])
+
+
 def test_reconnects_counted_through_a_server_that_closes(ws_server: ServerProcess) -> None:
     opened = Recorder()
 
