@@ -51,12 +51,15 @@ class Observer:
         self._clock = clock
         self._timer: PhaseTimer | None = None
 
-    def attempt_started(self) -> PhaseTimer:
-        """An attempt begins: count it; return the timer of its phases."""
+    def attempt_started(self) -> None:
+        """An attempt begins (before the url and headers callables and the limiter)."""
         self.counters.attempt_started()
-        timer = self._timer = PhaseTimer(self._clock)
         if self.tracer is not None:
             self.tracer.new_stream()
+
+    def new_timer(self) -> PhaseTimer:
+        """The attempt starts connecting: the timer of its phases."""
+        timer = self._timer = PhaseTimer(self._clock)
         return timer
 
     def opened(self, transport: Transport) -> None:

@@ -117,6 +117,7 @@ class Session:
     ) -> None:
         self._owner = owner
         self._observer = owner._observer
+        self._observer.attempt_started()
         self._label = label  # names the greenlets
         self._options = options
         self._log = log
@@ -223,7 +224,7 @@ class Session:
                 self._log,
                 tcp_connected=self._owner._may_open,
                 response_received=self._owner._response_received,
-                timings=self._observer.attempt_started(),
+                timings=self._observer.new_timer(),
             )
         if opened is None:
             self.closing.lost()

@@ -111,6 +111,17 @@ def test_errors_counted_by_code_and_timings_of_a_failed_connect(ws_server: Serve
     assert timings.upgrade is None  # the refused upgrade did not finish
 
 
+def test_an_attempt_whose_url_callable_fails_is_counted() -> None:
+    def no_url() -> str:
+        raise RuntimeError("no token service")
+
+    conn = geventws.Connection(no_url, ping_interval=None, on_error=lambda *args: None)
+    conn.connect()
+    assert conn.wait_closed(WAIT)
+    assert (conn.stats.connect_attempts, dict(conn.stats.errors)) == (1, {ErrorCode.CONNECT_FAIL: 1})
+    assert conn.connect_timings is None  # it never reached the network
+
+
 def test_stats_snapshot_sums_the_live_connections(ws_server: ServerProcess) -> None:
     with (
         geventws.connect(ws_server.url("/"), ping_interval=None) as one,
