@@ -41,12 +41,14 @@ from .exceptions import (
     TLSError,
     WebSocketError,
 )
+from .observed import stats_snapshot
 from .protocol.backoff import ReconnectPolicy, Verdict, default_classifier
 from .protocol.codes import CloseCode, ErrorCode
 from .protocol.handshake import Response
 from .protocol.headers import Headers
 from .protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, Options
 from .protocol.state import State
+from .protocol.stats import ConnectTimings, Stats, StatsSnapshot
 from .runner import close_all, run_all, stop_all
 from .runtime.limiter import HandshakeLimiter
 
@@ -78,6 +80,7 @@ __all__ = [
     "CloseCode",
     "ConcurrencyError",
     "ConnectError",
+    "ConnectTimings",
     "Connection",
     "ConnectionClosed",
     "ConnectionClosedError",
@@ -102,10 +105,13 @@ __all__ = [
     "SendBufferFull",
     "Response",
     "State",
+    "Stats",
+    "StatsSnapshot",
     "TLSError",
     "WebSocketError",
     "close_all",
     "connect",
     "run_all",
+    "stats_snapshot",
     "stop_all",
 ]

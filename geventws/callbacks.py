@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .protocol.codes import ErrorCode
+
+if TYPE_CHECKING:
+    from .runtime.observer import Observer
 
 __all__ = ["CALLBACKS", "Callback", "Callbacks"]
 
@@ -68,6 +71,7 @@ class Callbacks:
 
     _log: logging.LoggerAdapter[Any]
     _errors_raised: bool  # connect() raises the errors: no warning log then
+    _observer: Observer
 
     def _fire(self, name: str, *args: Any) -> None:
         """Run the callback ``name`` with the connection and ``args``; log what it raises."""
@@ -81,6 +85,7 @@ class Callbacks:
 
     def _notify_error(self, code: ErrorCode, msg: str) -> None:
         """``on_error(conn, code, msg)``; a warning in the log when nobody listens."""
+        self._observer.error(code)
         if self.on_error is None and not self._errors_raised:
             self._log.warning("%s: %s", code.name, msg)
         self._fire("on_error", code, msg)

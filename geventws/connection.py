@@ -23,6 +23,7 @@ import gevent.event
 
 from .callbacks import CALLBACKS, Callback, Callbacks
 from .exceptions import ConnectError, ConnectionClosed, WebSocketError, closed_exception
+from .observed import Observed
 from .protocol.codes import ErrorCode
 from .protocol.handshake import Response
 from .protocol.options import Options, URLLike, make_options
@@ -50,7 +51,7 @@ __all__ = ["Connection", "Pong", "connect"]
 logger = logging.getLogger("geventws")
 
 
-class Connection(Callbacks, Sequential):
+class Connection(Callbacks, Sequential, Observed):
     """A WebSocket client connection, Workerman's ``AsyncTcpConnection("ws://…")``.
 
     ``url`` is a ``ws://`` or ``wss://`` URL; the options are those of
@@ -90,6 +91,7 @@ class Connection(Callbacks, Sequential):
         self._uri: WebSocketURI | None = opts.uri  # the URL of the current attempt
         self._log_context = {"url": str(opts.uri) if opts.uri else "<url callable>"}
         self._log = ConnectionLog(logger, self._log_context)
+        self._start_observing(opts)
         self._session: Session | None = None  # the current or last attempt
         self._supervisor = self._new_supervisor()
         self._outbox = self._new_outbox()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import ssl
@@ -90,6 +91,8 @@ class Options:
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     redirect_strip_headers: frozenset[str] = DEFAULT_REDIRECT_STRIP_HEADERS
     route: Route = DIRECT
+    trace: Any = None  # a file-like object or a logging.Logger
+    trace_payloads: bool = False
 
     def resolve_uri(self) -> WebSocketURI:
         """The URL to use for the next attempt (calls ``url`` if it is a callable).
@@ -148,6 +151,8 @@ class ConnectOptions(TypedDict, total=False):
     sock: Any
     unix_path: str | os.PathLike[str] | None
     socket_options: Iterable[SocketOption]
+    trace: Any
+    trace_payloads: bool
 
 
 def make_options(
@@ -177,6 +182,8 @@ def make_options(
     sock: Any = None,
     unix_path: str | os.PathLike[str] | None = None,
     socket_options: Iterable[SocketOption] = (),
+    trace: Any = None,
+    trace_payloads: bool = False,
 ) -> Options:
     """Check every option and return them as :class:`Options`.
 
@@ -224,6 +231,9 @@ def make_options(
       ``unix_path``: a Unix domain socket to connect to.
     - ``socket_options``: ``(level, option, value)`` triples set on every
       attempt's socket.
+    - ``trace``: a file-like object (``write``) or a :class:`logging.Logger`
+      that receives one JSON line per frame in and out; ``None``: no trace.
+    - ``trace_payloads``: whether trace lines show the first bytes of payloads.
 
     Sizes and counts must be ``int``, durations ``int`` or ``float`` (finite);
     ``bool`` is refused for both. Raises :class:`~geventws.InvalidURL` for a bad
@@ -257,6 +267,7 @@ def make_options(
         socket_options=socket_options,
     )
     check_reconnect(route, reconnect)
+    _check_trace(trace, trace_payloads)
     return Options(
         url=url,
         uri=uri,
@@ -280,6 +291,8 @@ def make_options(
         max_redirects=max_redirects,
         redirect_strip_headers=check_strip_headers(redirect_strip_headers),
         route=route,
+        trace=trace,
+        trace_payloads=trace_payloads,
     )
 
 
@@ -333,6 +346,14 @@ def _check_objects(uri: WebSocketURI | None, ssl_context: object, reconnect: obj
     # Duck-typed: importing HandshakeLimiter would bring gevent into this layer.
     if limiter is not None and not callable(getattr(limiter, "slot", None)):
         raise TypeError(f"limiter must be a HandshakeLimiter or None, not {type(limiter).__name__}")
+
+
+def _check_trace(trace: object, trace_payloads: object) -> None:
+    is_logger = isinstance(trace, (logging.Logger, logging.LoggerAdapter))
+    if not (trace is None or is_logger or callable(getattr(trace, "write", None))):
+        raise TypeError(f"trace must be a file-like object, a logging.Logger or None, not {trace!r}")
+    if not isinstance(trace_payloads, bool):
+        raise TypeError(f"trace_payloads must be a bool, not {trace_payloads!r}")
 
 
 def _check_handshake_headers(

@@ -24,6 +24,7 @@ from ..protocol.proxy import ProxyURL
 from ..protocol.route import DIRECT, Route, SocketOption
 from ..protocol.uri import WebSocketURI
 from .proxy import open_tunnel
+from .timings import PhaseTimer
 from .transport import Transport
 
 __all__ = ["default_ssl_context", "open_transport"]
@@ -36,6 +37,7 @@ def open_transport(
     ssl_context: ssl.SSLContext | None,
     route: Route = DIRECT,
     environ: Mapping[str, str] | None = None,
+    timings: PhaseTimer | None = None,
 ) -> Transport:
     """Connect to ``uri`` the way ``route`` says and, for ``wss://``, run TLS
     (verification and SNI for ``uri.host``, also through a proxy).
@@ -43,14 +45,16 @@ def open_transport(
     ``environ`` (default ``os.environ``) is read only for ``proxy=True``.
     Raises :class:`ConnectError`, or its subclasses :class:`TLSError` and
     :class:`~geventws.ProxyError`, with the low-level cause chained when it
-    cannot hold proxy credentials.
+    cannot hold proxy credentials. ``timings`` records the phases.
     """
-    sock = _open_socket(uri, route, os.environ if environ is None else environ)
+    timer = timings if timings is not None else PhaseTimer()
+    sock = _open_socket(uri, route, os.environ if environ is None else environ, timer)
     try:
         if not uri.secure:
             return Transport(sock)
         context = ssl_context if ssl_context is not None else default_ssl_context()
-        return Transport(_start_tls(sock, uri, context))
+        with timer.phase("tls"):
+            return Transport(_start_tls(sock, uri, context))
     except BaseException:  # also a kill or timeout: never leak the socket
         sock.close()
         raise
@@ -63,18 +67,22 @@ def default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _open_socket(uri: WebSocketURI, route: Route, environ: Mapping[str, str]) -> gevent.socket.socket:
+def _open_socket(
+    uri: WebSocketURI, route: Route, environ: Mapping[str, str], timer: PhaseTimer
+) -> gevent.socket.socket:
     if route.sock is not None:
         return _adopt(route.sock, route.socket_options)
     if route.unix_path is not None:
-        return _connect_unix(route.unix_path, route.socket_options)
+        with timer.phase("tcp"):
+            return _connect_unix(route.unix_path, route.socket_options)
     proxy = _proxy_for(uri, route, environ)
     if proxy is None:
-        return _connect_tcp(uri.host, uri.port, route, f"{uri.host}:{uri.port}")
+        return _connect_tcp(uri.host, uri.port, route, f"{uri.host}:{uri.port}", timer)
     logger.debug("connecting to %s:%s through proxy %s", uri.host, uri.port, proxy)
-    sock = _connect_tcp(proxy.host, proxy.port, route, f"proxy {proxy}")
+    sock = _connect_tcp(proxy.host, proxy.port, route, f"proxy {proxy}", timer)
     try:
-        open_tunnel(sock, proxy, uri.host, uri.port)
+        with timer.phase("proxy"):
+            open_tunnel(sock, proxy, uri.host, uri.port)
     except OSError as exc:
         sock.close()
         raise ConnectError(f"connection to proxy {proxy} lost while opening the tunnel: {exc}") from exc
@@ -91,12 +99,19 @@ def _proxy_for(uri: WebSocketURI, route: Route, environ: Mapping[str, str]) -> P
         raise ConnectError(f"invalid proxy setting in the environment: {exc}") from None
 
 
-def _connect_tcp(host: str, port: int, route: Route, label: str) -> gevent.socket.socket:
+def _connect_tcp(host: str, port: int, route: Route, label: str, timer: PhaseTimer) -> gevent.socket.socket:
     """``socket.create_connection``, with our options set before ``connect``."""
     try:
-        infos = gevent.socket.getaddrinfo(host, port, 0, stdlib_socket.SOCK_STREAM)
+        with timer.phase("dns"):
+            infos = gevent.socket.getaddrinfo(host, port, 0, stdlib_socket.SOCK_STREAM)
     except gevent.socket.gaierror as exc:
         raise ConnectError(f"cannot resolve {host!r}: {exc}") from exc
+    with timer.phase("tcp"):
+        return _connect_first(infos, route, label)
+
+
+def _connect_first(infos: list[Any], route: Route, label: str) -> gevent.socket.socket:
+    """A socket connected to the first address of ``infos`` that accepts."""
     last: OSError | None = None
     for family, kind, proto, _, address in infos:
         sock = gevent.socket.socket(family, kind, proto)

@@ -33,6 +33,7 @@ from ..protocol.options import Options
 from ..protocol.redirects import redirect_headers
 from ..protocol.uri import WebSocketURI
 from .connector import open_transport
+from .timings import PhaseTimer
 from .transport import Transport
 
 __all__ = ["Opened", "open_websocket", "resolve"]
@@ -75,6 +76,7 @@ def open_websocket(
     *,
     tcp_connected: Callable[[], bool],
     response_received: Callable[[Response], None],
+    timings: PhaseTimer | None = None,
 ) -> Opened | None:
     """Connect to ``uri`` and upgrade, following redirects, within ``open_timeout``.
 
@@ -82,22 +84,25 @@ def open_websocket(
     when it returns false the stream is closed and ``None`` returned.
     ``response_received`` sees every final response, refused ones included.
     A redirect to another scheme, host or port drops the headers named in
-    ``redirect_strip_headers`` for the rest of the attempt.
+    ``redirect_strip_headers`` for the rest of the attempt. ``timings``
+    records the phases.
     """
+    timer = timings if timings is not None else PhaseTimer()
     deadline = None if options.open_timeout is None else time.monotonic() + options.open_timeout
     headers, offer = subprotocol_offer(headers, options.subprotocols)
     target = uri
     for hop in range(options.max_redirects + 1):
         with _deadline(deadline, "connecting"):
-            transport = open_transport(target, options.ssl_context, options.route)
+            transport = open_transport(target, options.ssl_context, options.route, timings=timer)
         log.debug("TCP connected to %s:%s", target.host, target.port)
         try:
             if hop == 0 and not tcp_connected():
                 transport.abort()
                 return None
-            outcome = _shake_hands(
-                transport, target, headers, offer, options, deadline, log, response_received
-            )
+            with timer.phase("upgrade"):
+                outcome = _shake_hands(
+                    transport, target, headers, offer, options, deadline, log, response_received
+                )
         except BaseException:
             transport.abort()
             raise

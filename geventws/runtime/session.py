@@ -41,6 +41,7 @@ from ..protocol.uri import WebSocketURI
 from ..protocol.writer import Payload, close_body
 from .failure import error_code, lost_error
 from .keepalive import keep_alive
+from .observer import Observer
 from .opening import Opened, open_websocket, resolve
 from .pings import PingTracker
 from .pings import Pong as PongWaiter
@@ -54,6 +55,8 @@ _READ_MAX = 2**18
 
 class SessionOwner(Protocol):
     """What a session asks of the long-lived connection that started it."""
+
+    _observer: Observer  # counters, timings, trace
 
     def _fire(self, name: str, *args: Any) -> None:
         """Run the callback ``name`` (``on_ping``...) with ``args``, logging its errors."""
@@ -96,6 +99,7 @@ class Session:
         "_keepalive",
         "_label",
         "_log",
+        "_observer",
         "_options",
         "_owner",
         "_pings",
@@ -112,6 +116,8 @@ class Session:
         self, owner: SessionOwner, options: Options, log: logging.LoggerAdapter[Any], label: str
     ) -> None:
         self._owner = owner
+        self._observer = owner._observer
+        self._observer.attempt_started()
         self._label = label  # names the greenlets
         self._options = options
         self._log = log
@@ -218,11 +224,13 @@ class Session:
                 self._log,
                 tcp_connected=self._owner._may_open,
                 response_received=self._owner._response_received,
+                timings=self._observer.new_timer(),
             )
         if opened is None:
             self.closing.lost()
             return None
         self.transport = opened.transport
+        self._observer.opened(opened.transport)
         try:
             self._after_handshake(opened)
         except (OSError, ConnectionClosed) as exc:  # the replay or the flush met a dead connection
@@ -249,9 +257,12 @@ class Session:
 
     def _receive_loop(self, transport: Transport, data: bytes) -> None:
         parser = FrameParser(self._options.max_message_size)
+        tracer = self._observer.tracer
         try:
             while True:
                 if data:
+                    if tracer is not None:
+                        tracer.received(data)
                     for event in parser.feed(data):
                         if not self._handle(transport, event):
                             return
@@ -266,6 +277,7 @@ class Session:
     def _handle(self, transport: Transport, event: Event) -> bool:
         """Act on one event; whether to read on."""
         if isinstance(event, (str, bytes)):
+            self._observer.counters.received(event)
             self._owner._deliver(event)
         elif isinstance(event, Ping):
             if not self.closing.sent:
@@ -350,6 +362,7 @@ class Session:
         self._owner._report(code, exc)
 
     def _cleanup(self) -> None:
+        self._observer.ended()
         self.closing.lost()
         self.state = State.CLOSED
         if self._close_timer is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket as stdlib_socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import gevent
 import gevent.lock
@@ -39,10 +39,12 @@ class Transport:
     another frame.
     """
 
-    __slots__ = ("_closed", "_write_lock", "sock")
+    __slots__ = ("_closed", "_write_lock", "on_frame_sent", "sock")
 
     def __init__(self, sock: gevent.socket.socket) -> None:
         self.sock = sock
+        #: Called with ``(opcode, payload, fin)`` after each frame is written (counters, trace).
+        self.on_frame_sent: Callable[[int, Payload, bool], None] | None = None
         self._write_lock = gevent.lock.Semaphore()
         self._closed = False
 
@@ -63,13 +65,19 @@ class Transport:
         cancelled (``not progress.started``) or is being finished.
         """
         self._write_whole(frame_chunks(opcode, payload, fin), progress)
+        if self.on_frame_sent is not None:
+            self.on_frame_sent(opcode, payload, fin)
 
     def send_frames(
         self, frames: Iterable[tuple[int, Payload]], progress: WriteProgress | None = None
     ) -> None:
         """Write several final frames, ``(opcode, payload)`` each, with one system
         call; whole or not at all, like one frame."""
+        frames = list(frames)
         self._write_whole(iter((encode_frames(frames),)), progress)
+        if self.on_frame_sent is not None:
+            for opcode, payload in frames:
+                self.on_frame_sent(opcode, payload, True)
 
     def write(self, data: bytes) -> None:
         """Write all of ``data`` (the handshake request, an encoded frame)."""
