@@ -49,7 +49,7 @@ def positive_int(text: str) -> int:
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of one connection: headers, TLS, subprotocols, keepalive, proxy."""
+    """The options of one connection: headers, subprotocols, keepalive, timeouts, TLS, proxy."""
     group = parser.add_argument_group("connection")
     add = group.add_argument
     add(
@@ -60,13 +60,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="'NAME: VALUE'",
         help="extra handshake header (repeatable); Cookie and Authorization values are never shown",
     )
-    add(
-        "--subprotocol",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="offer this subprotocol (repeatable)",
-    )
+    add("--subprotocol", action="append", default=[], metavar="NAME", help="offer this subprotocol (repeatable)")
     add("--origin", help="the Origin header")
     add(
         "--ping-interval",
@@ -89,6 +83,12 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long the closing handshake may take (default %(default)s)",
     )
+    _add_route_arguments(group)
+
+
+def _add_route_arguments(group: argparse._ArgumentGroup) -> None:
+    """How to reach the server: TLS trust and proxy."""
+    add = group.add_argument
     add("--cacert", metavar="FILE", help="wss://: trust the CA certificates in this PEM file")
     add("--insecure", action="store_true", help="wss://: do not verify the server's certificate")
     add(

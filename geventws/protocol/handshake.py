@@ -119,6 +119,21 @@ def build_request(
     if not _REQUEST_TARGET.fullmatch(uri.resource):
         raise InvalidURL(str(uri), "the request target is not percent-encoded ASCII")
     headers, subprotocols = subprotocol_offer(headers, subprotocols)
+    request = _request_headers(uri, key, headers, origin, subprotocols)
+    lines = [f"GET {uri.resource} HTTP/1.1"]
+    for name, value in request.raw_items():
+        try:
+            check_header(name, value, "header")
+        except (TypeError, ValueError) as exc:
+            raise InvalidHeader(str(exc)) from exc
+        lines.append(f"{name}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+def _request_headers(
+    uri: WebSocketURI, key: str, headers: Headers, origin: str | None, subprotocols: Sequence[str]
+) -> Headers:
+    """Ours, then the user's (which may replace Host, Origin, Authorization), then the protocol's."""
     request = Headers([("Host", uri.host_header)])
     if origin is not None:
         request["Origin"] = origin
@@ -138,14 +153,7 @@ def build_request(
     request.add("Connection", "Upgrade")
     request.add("Sec-WebSocket-Key", key)
     request.add("Sec-WebSocket-Version", "13")
-    lines = [f"GET {uri.resource} HTTP/1.1"]
-    for name, value in request.raw_items():
-        try:
-            check_header(name, value, "header")
-        except (TypeError, ValueError) as exc:
-            raise InvalidHeader(str(exc)) from exc
-        lines.append(f"{name}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    return request
 
 
 def parse_response(raw: bytes) -> Response:

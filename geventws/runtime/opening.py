@@ -87,28 +87,20 @@ def open_websocket(
     ``redirect_strip_headers`` for the rest of the attempt. ``timings``
     records the phases.
     """
-    timer = timings if timings is not None else PhaseTimer()
-    deadline = None if options.open_timeout is None else time.monotonic() + options.open_timeout
     headers, offer = subprotocol_offer(headers, options.subprotocols)
+    opening = _Opening(
+        options,
+        offer,
+        None if options.open_timeout is None else time.monotonic() + options.open_timeout,
+        log,
+        response_received,
+        timings if timings is not None else PhaseTimer(),
+    )
     target = uri
     for hop in range(options.max_redirects + 1):
-        with _deadline(deadline, "connecting"):
-            transport = open_transport(target, options.ssl_context, options.route, timings=timer)
-        log.debug("TCP connected to %s:%s", target.host, target.port)
-        try:
-            if hop == 0 and not tcp_connected():
-                transport.abort()
-                return None
-            with timer.phase("upgrade"):
-                outcome = _shake_hands(
-                    transport, target, headers, offer, options, deadline, log, response_received
-                )
-        except BaseException:
-            transport.abort()
-            raise
-        if isinstance(outcome, Opened):
+        outcome = opening.hop(target, headers, tcp_connected if hop == 0 else None)
+        if outcome is None or isinstance(outcome, Opened):
             return outcome
-        transport.abort()
         redirect, response = outcome
         if hop == options.max_redirects:
             raise too_many_redirects(response, options.max_redirects)
@@ -118,35 +110,60 @@ def open_websocket(
     raise AssertionError("unreachable: the last hop returns or raises")
 
 
-def _shake_hands(
-    transport: Transport,
-    uri: WebSocketURI,
-    headers: Headers,
-    offer: tuple[str, ...],
-    options: Options,
-    deadline: float | None,
-    log: logging.LoggerAdapter[Any],
-    response_received: Callable[[Response], None],
-) -> Opened | tuple[WebSocketURI, Response]:
-    """The upgrade over ``transport``: what was opened, or where a redirect
-    points and the redirect response. A refusal raises :class:`HandshakeError`."""
-    key = new_key()
-    log.debug(
-        "upgrade request for %s, headers %s", uri, redact(headers.raw_items(), options.redirect_strip_headers)
-    )
-    with _deadline(deadline, "the opening handshake"):
-        response, leftover = upgrade(transport, uri, headers, key, offer, options)
-    if response.status != 101:
-        # Read after the deadline's scope, with its own bound: the refusal is the news.
-        body = read_error_body(transport, response, leftover, ERROR_BODY_WAIT)
-        response = Response(response.status, response.reason, response.headers, response.raw, body)
-    response_received(response)
-    redirect = redirect_target(uri, response)
-    if redirect is not None:
-        return redirect, response
-    subprotocol = check_response(response, key, offer)
-    log.debug("handshake done: %s %s", response.status, response.reason)
-    return Opened(transport, response, subprotocol, leftover)
+@dataclasses.dataclass(frozen=True)
+class _Opening:
+    """What every hop of one opening sequence shares."""
+
+    options: Options
+    offer: tuple[str, ...]
+    deadline: float | None
+    log: logging.LoggerAdapter[Any]
+    response_received: Callable[[Response], None]
+    timer: PhaseTimer
+
+    def hop(
+        self, uri: WebSocketURI, headers: Headers, tcp_connected: Callable[[], bool] | None
+    ) -> Opened | tuple[WebSocketURI, Response] | None:
+        """Open a stream to ``uri`` and upgrade over it: what was opened, where a
+        redirect points (the stream closed), or ``None`` if ``tcp_connected``
+        said to stop."""
+        with _deadline(self.deadline, "connecting"):
+            transport = open_transport(uri, self.options.ssl_context, self.options.route, timings=self.timer)
+        self.log.debug("TCP connected to %s:%s", uri.host, uri.port)
+        try:
+            if tcp_connected is not None and not tcp_connected():
+                transport.abort()
+                return None
+            with self.timer.phase("upgrade"):
+                outcome = self._shake_hands(transport, uri, headers)
+        except BaseException:
+            transport.abort()
+            raise
+        if not isinstance(outcome, Opened):
+            transport.abort()
+        return outcome
+
+    def _shake_hands(
+        self, transport: Transport, uri: WebSocketURI, headers: Headers
+    ) -> Opened | tuple[WebSocketURI, Response]:
+        """The upgrade over ``transport``: what was opened, or where a redirect
+        points and the redirect response. A refusal raises :class:`HandshakeError`."""
+        key = new_key()
+        shown = redact(headers.raw_items(), self.options.redirect_strip_headers)
+        self.log.debug("upgrade request for %s, headers %s", uri, shown)
+        with _deadline(self.deadline, "the opening handshake"):
+            response, leftover = upgrade(transport, uri, headers, key, self.offer, self.options)
+        if response.status != 101:
+            # Read after the deadline's scope, with its own bound: the refusal is the news.
+            body = read_error_body(transport, response, leftover, ERROR_BODY_WAIT)
+            response = Response(response.status, response.reason, response.headers, response.raw, body)
+        self.response_received(response)
+        redirect = redirect_target(uri, response)
+        if redirect is not None:
+            return redirect, response
+        subprotocol = check_response(response, key, self.offer)
+        self.log.debug("handshake done: %s %s", response.status, response.reason)
+        return Opened(transport, response, subprotocol, leftover)
 
 
 def upgrade(
