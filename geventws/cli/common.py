@@ -60,7 +60,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="'NAME: VALUE'",
         help="extra handshake header (repeatable); Cookie and Authorization values are never shown",
     )
-    add("--subprotocol", action="append", default=[], metavar="NAME", help="offer this subprotocol (repeatable)")
+    add("--subprotocol", action="append", default=[], metavar="NAME", help="offer it (repeatable)")
     add("--origin", help="the Origin header")
     add(
         "--ping-interval",
