@@ -44,6 +44,7 @@ from .keepalive import keep_alive
 from .opening import Opened, open_websocket, resolve
 from .pings import PingTracker
 from .pings import Pong as PongWaiter
+from .readclock import ReadingClock
 from .transport import Transport, WriteProgress
 
 __all__ = ["Session", "SessionOwner"]
@@ -58,8 +59,9 @@ class SessionOwner(Protocol):
     def _fire(self, name: str, *args: Any) -> None:
         """Run the callback ``name`` (``on_ping``...) with ``args``, logging its errors."""
 
-    def _deliver(self, message: str | bytes) -> None:
-        """A message arrived: to ``on_message`` or the inbox."""
+    def _deliver(self, message: str | bytes, abandon: gevent.event.Event) -> None:
+        """A message arrived: to ``on_message`` or the inbox; once ``abandon``
+        is set, a full inbox drops it instead of holding the receive loop."""
 
     def _report(self, code: ErrorCode, exc: BaseException) -> None:
         """The attempt failed with ``exc``: ``on_error``."""
@@ -78,7 +80,7 @@ class SessionOwner(Protocol):
 
     def _replay_and_flush(self, session: Session) -> bool:
         """Run ``on_open_replay`` and write the queued sends (``OSError`` if the
-        stream died); whether anything was queued."""
+        stream died) until a close begins; whether anything was queued."""
 
     def _now_open(self, response: Response, flushed: bool) -> None:
         """The attempt is open: ``on_buffer_drain`` if ``flushed``, ``on_websocket_connect``."""
@@ -100,9 +102,11 @@ class Session:
         "_owner",
         "_pings",
         "_receiver",
+        "_stop_waiting",
         "closing",
         "ended",
         "error",
+        "reading",
         "replaying",
         "state",
         "transport",
@@ -127,6 +131,10 @@ class Session:
         self.ended = gevent.event.Event()
         #: While ``on_open_replay`` runs: its sends are written at once.
         self.replaying = False
+        #: Time during which the receive loop was free to read (keepalive's clock).
+        self.reading = ReadingClock()
+        # Set once the attempt is ending: the receive loop must not wait for room in the inbox.
+        self._stop_waiting = gevent.event.Event()
         self._failure: WebSocketError | None = None
         self._pings = PingTracker()
         self._close_timer: Any = None
@@ -142,20 +150,38 @@ class Session:
         return receiver
 
     def close(self, code: int, reason: str) -> None:
-        """End the attempt: a closing handshake if open, else abort the opening."""
-        if self.state is State.OPEN:
+        """End the attempt: a closing handshake once the upgrade is done (also
+        during the flush of queued sends, which then stops after the message
+        being written), else abort the opening."""
+        if self.state is State.OPEN or (self.state is State.CONNECTING and self.transport is not None):
             self._start_closing(code, reason)
         elif self.state is State.CONNECTING:
-            receiver = self._receiver
-            if receiver is not None and receiver is not gevent.getcurrent():
-                receiver.kill(block=False)
+            self.abort()
+
+    def abort(self) -> None:
+        """End the attempt at once, without a closing handshake and without
+        waiting (the opening was cancelled): no report, the socket closed."""
+        self._ending()
+        receiver = self._receiver
+        if receiver is not None and receiver is not gevent.getcurrent():
+            receiver.kill(block=False)
+        if self.transport is not None:
+            self.transport.abort()
 
     def fail(self, exc: WebSocketError) -> None:
         """End the attempt with ``exc``: the receive greenlet reports it."""
         if self._failure is None:
             self._failure = exc
+        self._ending()
         if self.transport is not None:
             self.transport.abort()
+
+    def _ending(self) -> None:
+        """The stream is being torn down: say so at once (``send()`` and
+        ``state`` agree) and free the receive loop from a full inbox."""
+        if self.state is State.OPEN:
+            self.state = State.CLOSING
+        self._stop_waiting.set()
 
     def owns(self, greenlet: Any) -> bool:
         """Whether ``greenlet`` is one of this attempt's."""
@@ -177,6 +203,7 @@ class Session:
         try:
             transport.send_frame(opcode, payload, progress=progress)
         except OSError as exc:
+            self._ending()
             transport.abort()
             raise lost_error(self.closing.code, exc) from exc
 
@@ -243,6 +270,8 @@ class Session:
             flushed = owner._replay_and_flush(self)
         finally:
             self.replaying = False
+        if self.state is not State.CONNECTING:
+            return  # close() or reconnect() during the flush: the attempt never opens
         # Only now: sends that arrived during the flush queued behind it.
         self.state = State.OPEN
         owner._now_open(opened.response, flushed)
@@ -266,7 +295,11 @@ class Session:
     def _handle(self, transport: Transport, event: Event) -> bool:
         """Act on one event; whether to read on."""
         if isinstance(event, (str, bytes)):
-            self._owner._deliver(event)
+            self.reading.pause()  # until the application took it: no pong can be read meanwhile
+            try:
+                self._owner._deliver(event, self._stop_waiting)
+            finally:
+                self.reading.resume()
         elif isinstance(event, Ping):
             if not self.closing.sent:
                 transport.send_frame(OP_PONG, event.payload)
@@ -308,6 +341,7 @@ class Session:
         if frame is None:
             return
         self.state = State.CLOSING
+        self._stop_waiting.set()  # the close reply must be read, whatever the inbox holds
         self._arm_close_timer(transport)
         try:
             transport.send_frame(OP_CLOSE, close_body(*frame))
