@@ -189,8 +189,11 @@ class Session:
 
     @property
     def writable(self) -> bool:
-        """Whether a message may be written now (open, or the replay hook's own sends)."""
-        return self.state is State.OPEN or (self.replaying and gevent.getcurrent() is self._receiver)
+        """Whether a message may be written now (open, or the replay hook's own
+        sends until a close began)."""
+        if self.state is State.OPEN:
+            return True
+        return self.replaying and self.state is State.CONNECTING and gevent.getcurrent() is self._receiver
 
     def send(self, opcode: int, payload: Payload, progress: WriteProgress | None = None) -> None:
         """Write one frame; a dead stream raises :class:`ConnectionClosedError`.

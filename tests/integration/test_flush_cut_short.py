@@ -8,6 +8,7 @@ timer, the keepalive). An interrupted ``connect()`` leaves nothing behind.
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import Any
 
@@ -177,3 +178,47 @@ def test_connect_interrupted_during_the_replay_closes_the_socket(raw_server) -> 
     assert runner.dead
     assert stalled.is_set()
     assert closed_by_client.get(timeout=WAIT * 2) is True, "the client kept its socket open"
+
+
+def test_close_in_the_replay_hook_sends_no_data_after_the_close_frame(raw_server) -> None:  # type: ignore[no-untyped-def]
+    opcodes = gevent.event.AsyncResult()
+
+    def handler(peer: Peer) -> None:
+        peer.handshake()
+        seen = []
+        while True:
+            _, opcode, payload = peer.read_frame()
+            seen.append(opcode)
+            if opcode == CLOSE:
+                peer.send_frame(CLOSE, payload)
+                peer.sock.shutdown(socket.SHUT_WR)  # TCP closed first by the server; read on
+                break
+        opcodes.set(seen + [op for _, op, _ in iter(lambda: _next_frame(peer), None)])
+
+    def replay(conn: geventws.Connection) -> None:
+        conn.close()
+        with pytest.raises(geventws.ConnectionClosed):
+            conn.send("after the close")
+        recorder.add("replay done")
+
+    raw = raw_server(handler)
+    recorder = Recorder()
+    conn = geventws.Connection(raw.url(), on_open_replay=replay, **recorder.callbacks())
+    conn.send("queued")
+    conn.connect()
+    try:
+        assert conn.wait_closed(WAIT)
+        assert recorder.count("replay done") == 1
+        assert opcodes.get(timeout=WAIT) == [CLOSE]
+        assert conn.close_code == 1000 and recorder.count("open") == 0
+        assert _reported(recorder) == 1  # the queued message was never sent
+    finally:
+        geventws.stop_all()
+
+
+def _next_frame(peer: Peer) -> tuple[bool, int, bytes] | None:
+    """The client's next frame, ``None`` once it closed TCP."""
+    try:
+        return peer.read_frame()
+    except (EOFError, OSError):
+        return None
