@@ -27,7 +27,9 @@ class ReadingClock:
         self._clock = clock
         self._paused_total = 0.0
         self._paused_at: float | None = None
-        self._changed = gevent.event.Event()  # replaced at every pause and resume
+        # Created by a waiter, set and dropped at the next pause or resume: a
+        # message delivered while nobody waits costs no Event.
+        self._changed: gevent.event.Event | None = None
 
     @property
     def paused(self) -> bool:
@@ -56,8 +58,9 @@ class ReadingClock:
             self._changed_now()
 
     def _changed_now(self) -> None:
-        changed, self._changed = self._changed, gevent.event.Event()
-        changed.set()  # wakes every waiter of the old one
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()  # wakes every waiter
 
     def wait(self, until: float, events: Sequence[gevent.event.Event]) -> bool:
         """Wait until one of ``events`` is set (``True``) or this clock reaches
@@ -70,4 +73,6 @@ class ReadingClock:
                 remaining = until - self.now()
                 if remaining <= 0:
                     return False
+            if self._changed is None:
+                self._changed = gevent.event.Event()
             gevent.wait([*events, self._changed], timeout=remaining, count=1)
