@@ -222,3 +222,21 @@ def _next_frame(peer: Peer) -> tuple[bool, int, bytes] | None:
         return peer.read_frame()
     except (EOFError, OSError):
         return None
+
+
+def test_connect_interrupted_during_the_tls_handshake_closes_the_socket(raw_server) -> None:  # type: ignore[no-untyped-def]
+    closed_by_client = gevent.event.AsyncResult()
+    connected = gevent.event.Event()
+
+    def handler(peer: Peer) -> None:  # accepts TCP, never speaks TLS
+        connected.set()
+        closed_by_client.set(peer.wait_eof(timeout=WAIT))
+
+    raw = raw_server(handler)
+    with pytest.raises(gevent.Timeout), gevent.Timeout(0.3 * UNIT):
+        geventws.connect(raw.url(scheme="wss"))
+    assert connected.is_set()
+    assert closed_by_client.get(timeout=WAIT * 2) is True
+    runner = gevent.spawn(geventws.run_all, handle_signals=False)
+    runner.join(WAIT)
+    assert runner.dead

@@ -3,6 +3,7 @@ paused (issue 9, points 10 and 11)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import gevent
@@ -139,3 +140,35 @@ def test_state_and_send_agree_while_a_ping_timeout_ends_the_connection(raw_serve
         assert isinstance(conn.last_error, geventws.PingTimeout)
     finally:
         conn.close()
+
+
+def test_close_from_another_thread_with_a_full_inbox(raw_server) -> None:  # type: ignore[no-untyped-def]
+    sent = gevent.event.Event()
+    raw = raw_server(_flood_then(_serve, sent))
+    conn = geventws.connect(raw.url(), max_queue=1, close_timeout=WAIT)
+    assert sent.wait(WAIT)
+    thread = threading.Thread(target=conn.close)
+    thread.start()
+    gevent.get_hub().threadpool.spawn(thread.join).get(timeout=WAIT)
+    assert conn.finished and conn.close_code == 1000
+
+
+def test_an_interrupted_close_still_ends_the_connection(raw_server) -> None:  # type: ignore[no-untyped-def]
+    # The caller of close() gives up waiting at once; the close timer still ends it.
+    release = gevent.event.Event()
+
+    def handler(peer: Peer) -> None:
+        peer.handshake()
+        for i in range(10):
+            peer.send_frame(TEXT, str(i).encode())
+        release.wait(WAIT * 2)  # never answers the close
+
+    raw = raw_server(handler)
+    conn = geventws.connect(raw.url(), max_queue=1, close_timeout=0.3 * UNIT)
+    try:
+        with pytest.raises(gevent.Timeout), gevent.Timeout(0.01 * UNIT):
+            conn.close()
+        assert conn.wait_closed(WAIT)
+        assert conn.state is State.CLOSED and conn.close_code == 1006
+    finally:
+        release.set()
