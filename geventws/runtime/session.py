@@ -150,9 +150,8 @@ class Session:
         return receiver
 
     def close(self, code: int, reason: str) -> None:
-        """End the attempt: a closing handshake once the upgrade is done (also
-        during the flush of queued sends, which then stops after the message
-        being written), else abort the opening."""
+        """End the attempt: a closing handshake once the upgrade is done (during the
+        flush too: it stops after the message being written), else abort the opening."""
         if self.state is State.OPEN or (self.state is State.CONNECTING and self.transport is not None):
             self._start_closing(code, reason)
         elif self.state is State.CONNECTING:
@@ -375,6 +374,7 @@ class Session:
         """Report the failure that ended the attempt, failing the connection
         with a close frame when the server broke the protocol."""
         code = error_code(exc, opening=self.transport is None)
+        self._ending()  # not OPEN while failing: no user send after our close frame
         if isinstance(exc, ProtocolError):
             frame = self.closing.fail(exc.close_code)
             if frame is not None and self.transport is not None:

@@ -172,3 +172,32 @@ def test_an_interrupted_close_still_ends_the_connection(raw_server) -> None:  # 
         assert conn.state is State.CLOSED and conn.close_code == 1006
     finally:
         release.set()
+
+
+@pytest.mark.parametrize("ending", ["protocol error", "lost"])
+def test_state_is_not_open_while_a_failure_is_reported(raw_server, ending: str) -> None:  # type: ignore[no-untyped-def]
+    # In on_error the connection is failing: state must not say OPEN, send() must raise.
+    seen: list[tuple[State, bool]] = []
+
+    def on_error(conn: geventws.Connection, code: ErrorCode, msg: str) -> None:
+        try:
+            conn.send("in on_error")
+            sent = True
+        except geventws.ConnectionClosed:
+            sent = False
+        seen.append((conn.state, sent))
+
+    def handler(peer: Peer) -> None:
+        peer.handshake()
+        if ending == "protocol error":
+            peer.send_frame(TEXT, b"x", rsv=0x4)  # RSV1: nobody negotiated it
+            peer.wait_eof(timeout=WAIT)
+
+    raw = raw_server(handler)
+    conn = geventws.Connection(raw.url(), on_error=on_error)
+    conn.connect()
+    try:
+        assert conn.wait_closed(WAIT)
+        assert seen == [(State.CLOSING, False)]
+    finally:
+        conn.close()
