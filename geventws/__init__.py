@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 
-from .connection import Connection, Pong, connect
+from .client import connect
+from .connection import Connection, Pong
 from .exceptions import (
     ConcurrencyError,
     ConnectError,

@@ -16,13 +16,13 @@ once per attempt.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import gevent
 import gevent.event
 
 from .callbacks import CALLBACKS, Callback, Callbacks
-from .exceptions import ConnectError, ConnectionClosed, WebSocketError, closed_exception
+from .exceptions import ConnectionClosed, WebSocketError, closed_exception
 from .observed import Observed
 from .protocol.codes import ErrorCode
 from .protocol.handshake import Response
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from .protocol.options import ConnectOptions
 
-__all__ = ["Connection", "Pong", "connect"]
+__all__ = ["Connection", "Pong"]
 
 logger = logging.getLogger("geventws")
 
@@ -254,6 +254,17 @@ class Connection(Callbacks, Sequential, Observed):
         self._refuse_reconnect = True
         self.close(code, reason)
 
+    def _cancel(self) -> None:
+        """Tear everything down at once, without waiting and without a
+        closing handshake: :func:`connect` was interrupted."""
+        self._refuse_reconnect = True
+        supervisor = self._supervisor
+        supervisor.request_finish()
+        if self._session is not None:
+            self._session.abort()
+        if supervisor.phase is Phase.IDLE and not supervisor.running:
+            supervisor.finish()
+
     def wait_closed(self, timeout: float | None = None) -> bool:
         """Wait until the connection is finished for good; whether it is."""
         return self._supervisor.finished.wait(timeout)
@@ -351,7 +362,10 @@ class Connection(Callbacks, Sequential, Observed):
 
     def _replay_and_flush(self, session: Session) -> bool:
         self._fire("on_open_replay")
-        return self._outbox.flush(lambda message, progress: session.send(*message, progress))
+        return self._outbox.flush(
+            lambda message, progress: session.send(*message, progress),
+            stop=lambda: session.closing.sent,  # after our close frame, no data frame
+        )
 
     def _now_open(self, response: Response, flushed: bool) -> None:
         self._ever_opened.set()
@@ -362,11 +376,12 @@ class Connection(Callbacks, Sequential, Observed):
     def _latency_measured(self, latency: float) -> None:
         self._latency = latency
 
-    def _deliver(self, message: str | bytes) -> None:
+    def _deliver(self, message: str | bytes, abandon: gevent.event.Event) -> None:
         if self.on_message is not None:
             self._fire("on_message", message)
-        else:
-            self._inbox.put(message)
+        elif not self._inbox.put(message, abandon):
+            # As in python-websockets: unread messages go with the closed connection.
+            self._log.debug("closing with a full inbox: a message received meanwhile is dropped")
 
     def _report(self, code: ErrorCode, exc: BaseException) -> None:
         if isinstance(exc, WebSocketError):
@@ -375,25 +390,3 @@ class Connection(Callbacks, Sequential, Observed):
 
     def __repr__(self) -> str:
         return f"<geventws.Connection {self._log_context['url']} {self.state.value}>"
-
-
-def connect(url: URLLike, **options: Any) -> Connection:
-    """Open a connection and return it once the handshake is done.
-
-    Takes the options and callbacks of :class:`Connection`. Raises
-    :class:`ConnectError` (:class:`HandshakeError`, :class:`TLSError`,
-    :class:`OpenTimeout`…) if it cannot be opened; with a ``reconnect`` policy
-    it keeps trying until the policy gives up. Use it as a context manager to
-    close it on exit.
-    """
-    conn = Connection(url, **options)
-    conn._errors_raised = True
-    try:
-        conn.connect()
-        gevent.wait([conn._ever_opened, conn._supervisor.finished], count=1)
-    finally:
-        conn._errors_raised = False
-    if not conn._ever_opened.is_set():
-        error = conn.last_error
-        raise error if error is not None else ConnectError("connection failed")
-    return conn

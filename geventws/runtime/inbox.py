@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import time
 
+import gevent
 import gevent.event
 
 from ..exceptions import ConcurrencyError, WebSocketError
@@ -16,7 +17,8 @@ class Inbox:
     """A FIFO of received messages with back-pressure.
 
     :meth:`put` blocks the receive greenlet while the inbox is full, so the
-    socket is not read and TCP pushes back on the server. :meth:`get` raises
+    socket is not read and TCP pushes back on the server (until the
+    connection ends: see :meth:`put`). :meth:`get` raises
     the exception given to :meth:`close` once the inbox is empty.
     """
 
@@ -31,13 +33,24 @@ class Inbox:
         self._closed: WebSocketError | None = None
         self._reading = False
 
-    def put(self, item: str | bytes) -> None:
-        """Append ``item``, waiting while the inbox is full."""
+    def put(self, item: str | bytes, abandon: gevent.event.Event | None = None) -> bool:
+        """Append ``item``, waiting while the inbox is full; whether it was appended.
+
+        Once ``abandon`` is set (the connection is ending), a full inbox no
+        longer holds the caller: ``item`` is dropped and ``False`` returned.
+        """
         while len(self._items) >= self._maxsize:
+            if abandon is None:
+                self._writable.clear()
+                self._writable.wait()
+                continue
+            if abandon.is_set():
+                return False
             self._writable.clear()
-            self._writable.wait()
+            gevent.wait([self._writable, abandon], count=1)
         self._items.append(item)
         self._readable.set()
+        return True
 
     def get(self, timeout: float | None = None) -> str | bytes:
         """The oldest message; :class:`TimeoutError` after ``timeout`` seconds."""

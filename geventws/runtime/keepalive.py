@@ -1,4 +1,12 @@
-"""Keepalive: ping every ``ping_interval`` seconds, fail the attempt on a missing pong."""
+"""Keepalive: ping every ``ping_interval`` seconds, fail the attempt on a missing pong.
+
+What ``ping_timeout`` measures: the time to write the ping (it may wait
+behind a large send that a dead peer never reads), then the time our receive
+loop spends *reading* without meeting the pong. While the receive loop is
+paused because the application has not taken the previous message (a full
+inbox, a slow ``on_message``), the pong cannot be read: that pause is ours,
+so the clock stands still (see :mod:`.readclock`).
+"""
 
 from __future__ import annotations
 
@@ -21,8 +29,9 @@ def keep_alive(session: Session, options: Options, log: logging.LoggerAdapter[An
     """The keepalive greenlet of one open attempt; returns when the attempt ends.
 
     It waits on the attempt's end with a timeout, so an ending attempt stops
-    it at once. A ping left unanswered for ``ping_timeout`` seconds fails the
-    attempt with :class:`PingTimeout`.
+    it at once. A ping left unanswered for ``ping_timeout`` seconds (of
+    reading time, see the module docstring) fails the attempt with
+    :class:`PingTimeout`.
     """
     interval = options.ping_interval
     assert interval is not None
@@ -41,14 +50,18 @@ def keep_alive(session: Session, options: Options, log: logging.LoggerAdapter[An
 
 
 def _ping_answered(session: Session, timeout: float | None) -> bool:
-    """Ping and wait for the pong; the time to write the ping counts too,
-    since it may wait behind a send that a dead peer never reads."""
+    """Ping and wait for the pong: the write in wall time (it may wait behind
+    a send that a dead peer never reads), then the wait on the reading clock."""
     deadline = None if timeout is None else time.monotonic() + timeout
     pong = None
     with gevent.Timeout(timeout, False):  # type: ignore[arg-type]
         pong = session.ping()
     if pong is None:
         return False
-    remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
-    gevent.wait([pong.event, session.ended], timeout=remaining, count=1)
+    if deadline is None:
+        gevent.wait([pong.event, session.ended], count=1)
+    else:
+        # What is left of the timeout after the write, counted on the reading clock.
+        until = session.reading.now() + max(deadline - time.monotonic(), 0)
+        session.reading.wait(until, (pong.event, session.ended))
     return pong.latency is not None

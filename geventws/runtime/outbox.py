@@ -54,6 +54,7 @@ class Outbox:
 
     __slots__ = (
         "_closed",
+        "_in_flight",
         "_items",
         "_on_lost",
         "_on_full",
@@ -83,6 +84,7 @@ class Outbox:
         self._on_lost = on_lost  # queued messages that will never be sent
         self._room = gevent.event.Event()
         self._closed: ConnectionClosed | None = None
+        self._in_flight: tuple[Message, WriteProgress] | None = None
 
     def fits(self, size: int) -> bool:
         """Whether a message of ``size`` bytes fits now."""
@@ -129,27 +131,44 @@ class Outbox:
         self._room.clear()
         self._room.wait()
 
-    def flush(self, write: Callable[[Message, WriteProgress], object]) -> bool:
-        """Write every queued message in order with ``write``; whether there was any.
+    def flush(
+        self, write: Callable[[Message, WriteProgress], object], stop: Callable[[], bool] = lambda: False
+    ) -> bool:
+        """Write the queued messages in order with ``write`` until ``stop()``
+        (checked before each message: a close began); whether there were any.
 
         A message whose write failed (the stream died: it may not have arrived
         whole) or was interrupted before its first byte stays queued, at the
         front, for the next connection or for the report when the connection
         finishes. One interrupted after its first byte is being finished by the
-        transport: it is written whole or the stream dies with it.
+        transport: it is kept aside until the next flush or :meth:`close`, and
+        put back at the front then unless it was written whole.
         """
+        self._settle_in_flight()
         flushed = bool(self._items)
-        while self._items:
+        while self._items and not stop():
             message = self._popleft()
             progress = WriteProgress()
             try:
                 write(message, progress)
             except BaseException as exc:
                 if isinstance(exc, Exception) or not progress.started:
-                    self._items.appendleft(message)
-                    self.nbytes += len(message[1])
+                    self._push_front(message)
+                else:
+                    self._in_flight = (message, progress)
                 raise
         return flushed
+
+    def _settle_in_flight(self) -> None:
+        """The interrupted write that the transport was finishing: put it back
+        unless it was written whole (by now the stream it was written to ended)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None and not in_flight[1].done:
+            self._push_front(in_flight[0])
+
+    def _push_front(self, message: Message) -> None:
+        self._items.appendleft(message)
+        self.nbytes += len(message[1])
 
     def _popleft(self) -> Message:
         message = self._items.popleft()
@@ -160,6 +179,7 @@ class Outbox:
     def close(self, exc: ConnectionClosed) -> None:
         """Refuse further messages (``exc``), wake blocked senders, drop what was queued."""
         self._closed = exc
+        self._settle_in_flight()
         items = list(self._items)
         self._items.clear()
         self.nbytes = 0

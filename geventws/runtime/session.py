@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 import gevent
 import gevent.event
@@ -31,63 +31,25 @@ from gevent.greenlet import Greenlet
 
 from ..exceptions import ConnectionClosed, ProtocolError, WebSocketError
 from ..protocol.closing import ClosingHandshake
-from ..protocol.codes import OP_CLOSE, OP_PING, OP_PONG, ErrorCode
+from ..protocol.codes import OP_CLOSE, OP_PING, OP_PONG
 from ..protocol.events import Close, Event, Ping, Pong
-from ..protocol.handshake import Response
 from ..protocol.options import Options
 from ..protocol.parser import FrameParser
 from ..protocol.state import State
-from ..protocol.uri import WebSocketURI
 from ..protocol.writer import Payload, close_body
 from .failure import error_code, lost_error
 from .keepalive import keep_alive
-from .observer import Observer
 from .opening import Opened, open_websocket, resolve
+from .owner import SessionOwner
 from .pings import PingTracker
 from .pings import Pong as PongWaiter
+from .readclock import ReadingClock
 from .transport import Transport, WriteProgress
 
-__all__ = ["Session", "SessionOwner"]
+__all__ = ["Session"]
 
 _READ_MIN = 4096
 _READ_MAX = 2**18
-
-
-class SessionOwner(Protocol):
-    """What a session asks of the long-lived connection that started it."""
-
-    _observer: Observer  # counters, timings, trace
-
-    def _fire(self, name: str, *args: Any) -> None:
-        """Run the callback ``name`` (``on_ping``...) with ``args``, logging its errors."""
-
-    def _deliver(self, message: str | bytes) -> None:
-        """A message arrived: to ``on_message`` or the inbox."""
-
-    def _report(self, code: ErrorCode, exc: BaseException) -> None:
-        """The attempt failed with ``exc``: ``on_error``."""
-
-    def _uri_resolved(self, uri: WebSocketURI) -> None:
-        """The attempt connects to ``uri``."""
-
-    def _may_open(self) -> bool:
-        """TCP is up (``on_connect``): whether to go on with the upgrade."""
-
-    def _response_received(self, response: Response) -> None:
-        """The server answered the upgrade (also a refusal or a redirect)."""
-
-    def _handshake_done(self, opened: Opened) -> None:
-        """The upgrade succeeded; keepalive has not started yet."""
-
-    def _replay_and_flush(self, session: Session) -> bool:
-        """Run ``on_open_replay`` and write the queued sends (``OSError`` if the
-        stream died); whether anything was queued."""
-
-    def _now_open(self, response: Response, flushed: bool) -> None:
-        """The attempt is open: ``on_buffer_drain`` if ``flushed``, ``on_websocket_connect``."""
-
-    def _latency_measured(self, latency: float) -> None:
-        """A pong answered one of our pings after ``latency`` seconds."""
 
 
 class Session:
@@ -104,9 +66,11 @@ class Session:
         "_owner",
         "_pings",
         "_receiver",
+        "_stop_waiting",
         "closing",
         "ended",
         "error",
+        "reading",
         "replaying",
         "state",
         "transport",
@@ -133,6 +97,10 @@ class Session:
         self.ended = gevent.event.Event()
         #: While ``on_open_replay`` runs: its sends are written at once.
         self.replaying = False
+        #: Time during which the receive loop was free to read (keepalive's clock).
+        self.reading = ReadingClock()
+        # Set once the attempt is ending: the receive loop must not wait for room in the inbox.
+        self._stop_waiting = gevent.event.Event()
         self._failure: WebSocketError | None = None
         self._pings = PingTracker()
         self._close_timer: Any = None
@@ -148,20 +116,37 @@ class Session:
         return receiver
 
     def close(self, code: int, reason: str) -> None:
-        """End the attempt: a closing handshake if open, else abort the opening."""
-        if self.state is State.OPEN:
+        """End the attempt: a closing handshake once the upgrade is done (during the
+        flush too: it stops after the message being written), else abort the opening."""
+        if self.state is State.OPEN or (self.state is State.CONNECTING and self.transport is not None):
             self._start_closing(code, reason)
         elif self.state is State.CONNECTING:
-            receiver = self._receiver
-            if receiver is not None and receiver is not gevent.getcurrent():
-                receiver.kill(block=False)
+            self.abort()
+
+    def abort(self) -> None:
+        """End the attempt at once, without a closing handshake and without
+        waiting (the opening was cancelled): no report, the socket closed."""
+        self._ending()
+        receiver = self._receiver
+        if receiver is not None and receiver is not gevent.getcurrent():
+            receiver.kill(block=False)
+        if self.transport is not None:
+            self.transport.abort()
 
     def fail(self, exc: WebSocketError) -> None:
         """End the attempt with ``exc``: the receive greenlet reports it."""
         if self._failure is None:
             self._failure = exc
+        self._ending()
         if self.transport is not None:
             self.transport.abort()
+
+    def _ending(self) -> None:
+        """The stream is being torn down: say so at once (``send()`` and
+        ``state`` agree) and free the receive loop from a full inbox."""
+        if self.state is State.OPEN:
+            self.state = State.CLOSING
+        self._stop_waiting.set()
 
     def owns(self, greenlet: Any) -> bool:
         """Whether ``greenlet`` is one of this attempt's."""
@@ -169,8 +154,11 @@ class Session:
 
     @property
     def writable(self) -> bool:
-        """Whether a message may be written now (open, or the replay hook's own sends)."""
-        return self.state is State.OPEN or (self.replaying and gevent.getcurrent() is self._receiver)
+        """Whether a message may be written now (open, or the replay hook's own
+        sends until a close began)."""
+        if self.state is State.OPEN:
+            return True
+        return self.replaying and self.state is State.CONNECTING and gevent.getcurrent() is self._receiver
 
     def send(self, opcode: int, payload: Payload, progress: WriteProgress | None = None) -> None:
         """Write one frame; a dead stream raises :class:`ConnectionClosedError`.
@@ -183,6 +171,7 @@ class Session:
         try:
             transport.send_frame(opcode, payload, progress=progress)
         except OSError as exc:
+            self._ending()
             transport.abort()
             raise lost_error(self.closing.code, exc) from exc
 
@@ -251,6 +240,8 @@ class Session:
             flushed = owner._replay_and_flush(self)
         finally:
             self.replaying = False
+        if self.state is not State.CONNECTING:
+            return  # close() or reconnect() during the flush: the attempt never opens
         # Only now: sends that arrived during the flush queued behind it.
         self.state = State.OPEN
         owner._now_open(opened.response, flushed)
@@ -278,7 +269,11 @@ class Session:
         """Act on one event; whether to read on."""
         if isinstance(event, (str, bytes)):
             self._observer.counters.received(event)
-            self._owner._deliver(event)
+            self.reading.pause()  # until the application took it: no pong can be read meanwhile
+            try:
+                self._owner._deliver(event, self._stop_waiting)
+            finally:
+                self.reading.resume()
         elif isinstance(event, Ping):
             if not self.closing.sent:
                 transport.send_frame(OP_PONG, event.payload)
@@ -320,6 +315,7 @@ class Session:
         if frame is None:
             return
         self.state = State.CLOSING
+        self._stop_waiting.set()  # the close reply must be read, whatever the inbox holds
         self._arm_close_timer(transport)
         try:
             transport.send_frame(OP_CLOSE, close_body(*frame))
@@ -350,6 +346,7 @@ class Session:
         """Report the failure that ended the attempt, failing the connection
         with a close frame when the server broke the protocol."""
         code = error_code(exc, opening=self.transport is None)
+        self._ending()  # not OPEN while failing: no user send after our close frame
         if isinstance(exc, ProtocolError):
             frame = self.closing.fail(exc.close_code)
             if frame is not None and self.transport is not None:

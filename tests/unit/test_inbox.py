@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gevent
+import gevent.event
 import pytest
 
 from geventws.exceptions import ConcurrencyError, ConnectionClosedError
@@ -80,3 +81,18 @@ def test_close_wakes_a_waiting_reader() -> None:
     closed = ConnectionClosedError(1006)
     inbox.close(closed)
     assert getter.get(timeout=5) is closed
+
+
+def test_put_gives_up_on_a_full_inbox_once_abandoned() -> None:
+    # Issue 9, point 10: a closing connection must not wait for the reader.
+    inbox = Inbox(1)
+    abandon = gevent.event.Event()
+    assert inbox.put("a", abandon)
+    putter = gevent.spawn(inbox.put, "b", abandon)
+    gevent.sleep(0)
+    assert not putter.dead
+    abandon.set()
+    putter.join(5)
+    assert putter.value is False and len(inbox) == 1
+    assert inbox.put("c", abandon) is False  # still full: dropped at once
+    assert inbox.get() == "a" and inbox.put("d", abandon) is True  # room: appended

@@ -113,21 +113,53 @@ def test_a_failed_write_keeps_the_message_at_the_front() -> None:
     assert drain(outbox) == [msg(0), msg(1)]
 
 
-@pytest.mark.parametrize("started", [False, True])
-def test_an_interrupted_write_is_kept_unless_the_transport_finishes_it(started: bool) -> None:
+@pytest.mark.parametrize(("started", "done"), [(False, False), (True, False), (True, True)])
+def test_an_interrupted_write_is_kept_unless_the_transport_finishes_it(started: bool, done: bool) -> None:
     # Issue 9, point 2: a kill or timeout during the flush. Before the first byte
-    # the message stays queued; after it, the transport writes it whole.
+    # the message stays queued; after it, the transport goes on writing it: it
+    # is put back at the next flush unless it was written whole by then.
     outbox = Events().outbox(None, None, "fail")
     outbox.offer(msg(0))
     outbox.offer(msg(1))
+    progresses: list[WriteProgress] = []
 
     def interrupted(message: Message, progress: WriteProgress) -> None:
         progress.started = started
+        progresses.append(progress)
         raise gevent.GreenletExit
 
     with pytest.raises(gevent.GreenletExit):
         outbox.flush(interrupted)
-    assert drain(outbox) == ([msg(1)] if started else [msg(0), msg(1)])
+    progresses[0].done = done  # what the transport's helper achieved meanwhile
+    assert drain(outbox) == ([msg(1)] if done else [msg(0), msg(1)])
+
+
+@pytest.mark.parametrize("done", [False, True])
+def test_close_reports_an_interrupted_write_that_was_not_finished(done: bool) -> None:
+    events = Events()
+    outbox = events.outbox(None, None, "fail")
+    outbox.offer(msg(0, size=3))
+
+    def interrupted(message: Message, progress: WriteProgress) -> None:
+        progress.started = True
+        progress.done = done
+        raise gevent.GreenletExit
+
+    with pytest.raises(gevent.GreenletExit):
+        outbox.flush(interrupted)
+    outbox.close(ConnectionClosedOK(1000, ""))
+    assert events.lost == (
+        [] if done else ["1 queued message(s), 3 bytes were never sent: the connection is finished"]
+    )
+
+
+def test_flush_stops_when_asked_and_keeps_the_rest() -> None:
+    outbox = Events().outbox(None, None, "fail")
+    for n in range(3):
+        outbox.offer(msg(n))
+    written: list[Message] = []
+    assert outbox.flush(lambda message, progress: written.append(message), stop=lambda: len(written) == 1)
+    assert written == [msg(0)] and drain(outbox) == [msg(1), msg(2)]
 
 
 def test_message_for() -> None:

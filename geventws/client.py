@@ -1,0 +1,44 @@
+"""``connect()``: open a :class:`Connection` and return it once open, like
+python-websockets' ``connect()`` (the sequential entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gevent
+
+from .connection import Connection
+from .exceptions import ConnectError
+from .protocol.options import URLLike
+
+__all__ = ["connect"]
+
+
+def connect(url: URLLike, **options: Any) -> Connection:
+    """Open a connection and return it once the handshake is done.
+
+    Takes the options and callbacks of :class:`Connection`. Raises
+    :class:`ConnectError` (:class:`HandshakeError`, :class:`TLSError`,
+    :class:`OpenTimeout`…) if it cannot be opened; with a ``reconnect`` policy
+    it keeps trying until the policy gives up. Use it as a context manager to
+    close it on exit.
+
+    Interrupted (``gevent.Timeout``, ``kill()``), it tears the attempt down
+    before the exception propagates, like a cancelled task: the socket is
+    closed, nothing keeps running, no reconnect follows.
+    """
+    conn = Connection(url, **options)
+    conn._errors_raised = True
+    interrupted = True
+    try:
+        conn.connect()
+        gevent.wait([conn._ever_opened, conn._supervisor.finished], count=1)
+        interrupted = False
+    finally:
+        conn._errors_raised = False
+        if interrupted:
+            conn._cancel()
+    if not conn._ever_opened.is_set():
+        error = conn.last_error
+        raise error if error is not None else ConnectError("connection failed")
+    return conn
