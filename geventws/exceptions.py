@@ -9,6 +9,7 @@ Every exception has one root, :class:`WebSocketError`::
     │   ├── OpenTimeout             (also a TimeoutError) – open_timeout expired
     │   ├── TLSError                – the TLS handshake failed (certificate, protocol)
     │   └── HandshakeError          – the HTTP upgrade was refused or answered wrongly
+    │       └── NegotiationError    – the server's extension answer was invalid or not offered
     ├── ConnectionClosed            – the connection is closed (``code``, ``reason``)
     │   ├── ConnectionClosedOK      – with 1000, 1001 or no code (1005)
     │   └── ConnectionClosedError   – any other way (1006 when TCP just died)
@@ -37,6 +38,7 @@ __all__ = [
     "InvalidMessage",
     "InvalidURL",
     "MessageTooBig",
+    "NegotiationError",
     "OpenTimeout",
     "PingTimeout",
     "SendBufferFull",
@@ -97,6 +99,13 @@ class HandshakeError(ConnectError):
         self.status = status
         self.headers: Mapping[str, str] = headers if headers is not None else {}
         self.body = body
+
+
+class NegotiationError(HandshakeError):
+    """The server's ``Sec-WebSocket-Extensions`` answer is invalid or was not offered.
+
+    The status is 101: the upgrade itself was accepted.
+    """
 
 
 class ConnectionClosed(WebSocketError):
