@@ -26,6 +26,11 @@ PURE = [
     "protocol.state",
     "protocol.uri",
     "protocol.backoff",
+    "protocol.extensions",
+    "protocol.extensions.codec",
+    "protocol.extensions.header",
+    "protocol.extensions.negotiation",
+    "protocol.extensions.rsv",
 ]
 FORBIDDEN = {"gevent", "greenlet", "websocket"}
 

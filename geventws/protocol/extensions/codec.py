@@ -146,8 +146,16 @@ class Inflater:
         return self.feed(payload) + self.finish()
 
     def _inflate(self, stream: zlib._Decompress, data: bytes) -> bytes:
-        limit = self.max_message_size
+        # zlib copies the input it could not consume into ``unconsumed_tail`` at every
+        # call; slicing the input keeps that copy (and its memory) to one chunk.
+        view = memoryview(data)
         parts: list[bytes] = []
+        for start in range(0, len(view), CHUNK):
+            self._inflate_slice(stream, view[start : start + CHUNK], parts)
+        return b"".join(parts)
+
+    def _inflate_slice(self, stream: zlib._Decompress, data: bytes | memoryview, parts: list[bytes]) -> None:
+        limit = self.max_message_size
         while True:
             room = CHUNK if limit is None else min(CHUNK, limit - self._size + 1)
             try:
@@ -164,7 +172,7 @@ class Inflater:
                 raise ProtocolError("data after the final deflate block of a message", close_code=1007)
             # A full chunk may leave output pending inside zlib even with no input left.
             if not data and len(chunk) < room:
-                return b"".join(parts)
+                return
 
 
 def client_codecs(
