@@ -14,11 +14,18 @@ import zlib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.extensions.permessage_deflate import PerMessageDeflate as TheirDeflate
 from websockets.frames import Frame, Opcode
 
 from geventws.exceptions import MessageTooBig, ProtocolError
-from geventws.protocol.extensions import DeflateParams, Deflater, Inflater, check_rsv, client_codecs
+from geventws.protocol.extensions import (
+    DeflateParams,
+    Deflater,
+    Inflater,
+    PerMessageDeflate,
+    check_rsv,
+    client_codecs,
+)
 from geventws.protocol.extensions.codec import CHUNK
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -40,9 +47,9 @@ def split(data: bytes, pieces: int) -> list[bytes]:
     return [*parts, data[(pieces - 1) * step :]]
 
 
-def theirs(params: DeflateParams) -> PerMessageDeflate:
+def theirs(params: DeflateParams) -> TheirDeflate:
     """websockets' extension as the server side of ``params``."""
-    return PerMessageDeflate(
+    return TheirDeflate(
         remote_no_context_takeover=params.client_no_context_takeover,
         local_no_context_takeover=params.server_no_context_takeover,
         remote_max_window_bits=params.client_max_window_bits,
@@ -50,7 +57,7 @@ def theirs(params: DeflateParams) -> PerMessageDeflate:
     )
 
 
-def send_ours(deflater: Deflater, server: PerMessageDeflate, message: bytes, pieces: int) -> bytes:
+def send_ours(deflater: Deflater, server: TheirDeflate, message: bytes, pieces: int) -> bytes:
     """Compress ``message`` in ``pieces`` frames with ours; inflate with theirs."""
     compressed = deflater.should_compress(len(message))
     out = []
@@ -63,7 +70,7 @@ def send_ours(deflater: Deflater, server: PerMessageDeflate, message: bytes, pie
     return b"".join(out)
 
 
-def receive_ours(inflater: Inflater, server: PerMessageDeflate, message: bytes, pieces: int) -> bytes:
+def receive_ours(inflater: Inflater, server: TheirDeflate, message: bytes, pieces: int) -> bytes:
     """Compress ``message`` in ``pieces`` frames with theirs; inflate with ours."""
     out = []
     for index, piece in enumerate(split(message, pieces)):
@@ -296,3 +303,85 @@ def test_rsv1_refused_with_1002(first_byte: int, deflate: bool, message: str) ->
     with pytest.raises(ProtocolError, match=message) as info:
         check_rsv(first_byte, deflate=deflate)
     assert info.value.close_code == 1002
+
+
+# -- the parser's and writer's hooks ---------------------------------------------------------------
+
+
+def first_byte(frame: Frame) -> int:
+    return (0x80 if frame.fin else 0) | (0x40 if frame.rsv1 else 0) | frame.opcode.value
+
+
+def receive(deflate: PerMessageDeflate, frames: list[Frame]) -> list[bytes]:
+    """What a parser wired as PerMessageDeflate's docstring says delivers."""
+    messages, parts = [], []
+    for frame in frames:
+        compressed = deflate.begin_frame(first_byte(frame))
+        if frame.opcode in (Opcode.PING, Opcode.PONG, Opcode.CLOSE):
+            messages.append(b"control:" + frame.data)
+            continue
+        parts.append(deflate.inflate(frame.data) if compressed else frame.data)
+        if frame.fin:
+            if compressed:
+                parts.append(deflate.end_message())
+            messages.append(b"".join(parts))
+            parts = []
+    return messages
+
+
+def test_hooks_follow_messages_across_frames() -> None:
+    params = DeflateParams(server_max_window_bits=10)
+    server = theirs(params)
+    frames = [
+        server.encode(Frame(Opcode.TEXT, b"compressed, one frame " * 10)),
+        Frame(Opcode.BINARY, b"plain, one frame"),  # RFC 7692: a message may go uncompressed
+        server.encode(Frame(Opcode.TEXT, b"compressed ", fin=False)),
+        Frame(Opcode.PING, b"between fragments"),
+        server.encode(Frame(Opcode.CONT, b"in three ", fin=False)),
+        server.encode(Frame(Opcode.CONT, b"frames")),
+        Frame(Opcode.BINARY, b"plain ", fin=False),
+        Frame(Opcode.CONT, b"in two"),
+        server.encode(Frame(Opcode.TEXT, b"compressed, one frame " * 10)),  # takes the context over
+    ]
+    assert [f.rsv1 for f in frames] == [True, False, True, False, False, False, False, False, True]
+    assert receive(PerMessageDeflate(params, max_message_size=None), frames) == [
+        b"compressed, one frame " * 10,
+        b"plain, one frame",
+        b"control:between fragments",
+        b"compressed in three frames",
+        b"plain in two",
+        b"compressed, one frame " * 10,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("frames", "message"),
+    [
+        (
+            [Frame(Opcode.TEXT, b"a", fin=False, rsv1=True), Frame(Opcode.CONT, b"b", rsv1=True)],
+            "continuation",
+        ),
+        ([Frame(Opcode.TEXT, b"a", fin=False), Frame(Opcode.CONT, b"b", rsv1=True)], "continuation"),
+        ([Frame(Opcode.PING, b"", rsv1=True)], "control"),
+        ([Frame(Opcode.TEXT, b"", rsv2=True)], "RSV2"),
+    ],
+)
+def test_hooks_refuse_misplaced_rsv1(frames: list[Frame], message: str) -> None:
+    deflate = PerMessageDeflate(DeflateParams(), max_message_size=None)
+    with pytest.raises(ProtocolError, match=message) as info:
+        for frame in frames:
+            rsv = (0x20 if frame.rsv2 else 0) | (0x10 if frame.rsv3 else 0)
+            deflate.begin_frame(first_byte(frame) | rsv)
+    assert info.value.close_code == 1002
+
+
+def test_encode_message_is_what_websockets_reads() -> None:
+    params = DeflateParams(client_no_context_takeover=True, client_max_window_bits=11)
+    deflate = PerMessageDeflate(params, max_message_size=None)
+    server = theirs(params)
+    for message in feed_messages():
+        rsv1, payload = deflate.encode_message(message)
+        assert rsv1
+        assert server.decode(Frame(Opcode.BINARY, payload, rsv1=rsv1)).data == message
+    unable = PerMessageDeflate(DeflateParams(client_max_window_bits=8), max_message_size=None)
+    assert unable.encode_message(b"abc" * 100) == (False, b"abc" * 100)

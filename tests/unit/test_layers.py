@@ -30,6 +30,7 @@ PURE = [
     "protocol.extensions.codec",
     "protocol.extensions.header",
     "protocol.extensions.negotiation",
+    "protocol.extensions.permessage",
     "protocol.extensions.rsv",
 ]
 FORBIDDEN = {"gevent", "greenlet", "websocket"}

@@ -32,10 +32,13 @@ __all__ = [
 TAIL = b"\x00\x00\xff\xff"
 #: zlib's default speed / ratio balance.
 DEFAULT_LEVEL = 6
-#: zlib's hash table size: 5 keeps the compressor at ~144 KiB instead of ~264 KiB
-#: (window 15) for a ratio within a few percent on JSON (benchmarks/deflate_bench.py).
+#: zlib's hash table size. 5 gives the same ratio as zlib's 8 on a JSON feed (24% of
+#: the raw bytes) for 112 KiB less per connection: 190 KiB instead of 302 KiB with
+#: both windows at 15 bits (benchmarks/deflate_bench.py).
 DEFAULT_MEM_LEVEL = 5
-#: Messages shorter than this are sent uncompressed (see benchmarks/deflate_bench.py).
+#: Messages shorter than this are sent uncompressed. 0 (always compress): measured,
+#: a threshold saved no bytes (with context takeover 16-63-byte JSON messages still
+#: shrink to 29%), only ~3 µs of CPU per message (benchmarks/deflate_bench.py).
 DEFAULT_MIN_SIZE = 0
 #: Bytes inflated per zlib call: bounds the memory one step may take.
 CHUNK = 64 * 2**10
