@@ -10,14 +10,19 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from websocket import ABNF
 from websockets.exceptions import NegotiationError as TheirNegotiationError
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.headers import build_extension as their_build_extension
 from websockets.headers import parse_extension as their_parse_extension
+from websockets.server import ServerProtocol
 
 from geventws.exceptions import HandshakeError, NegotiationError
-from geventws.protocol.extensions import DeflateOffer, DeflateParams
+from geventws.protocol.extensions import DeflateOffer, DeflateParams, PerMessageDeflate
 from geventws.protocol.extensions.header import build_extension, parse_extensions
+from geventws.protocol.handshake import build_request, new_key, parse_response
+from geventws.protocol.headers import Headers
+from geventws.protocol.uri import parse_uri
 
 # -- the header grammar ----------------------------------------------------------------------------
 
@@ -276,3 +281,56 @@ def test_websockets_server_answers_are_accepted_as_they_mean(offer: DeflateOffer
     # websockets declines server_max_window_bits=8 (zlib cannot compress with it); any other
     # offer meets a server that takes it.
     assert bool(accepted) == (offer.server_max_window_bits != 8)
+
+
+# -- a whole exchange with python-websockets' sans-I/O server --------------------------------------
+
+
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """``(first byte, payload)`` of each unmasked frame in ``data``."""
+    frames = []
+    while data:
+        first, length = data[0], data[1] & 0x7F
+        start = 2
+        if length == 126:
+            length, start = int.from_bytes(data[2:4], "big"), 4
+        elif length == 127:
+            length, start = int.from_bytes(data[2:10], "big"), 10
+        frames.append((first, data[start : start + length]))
+        data = data[start + length :]
+    return frames
+
+
+@pytest.mark.parametrize(
+    ("offer", "factory"),
+    [
+        (DeflateOffer(), {}),
+        (DeflateOffer(client_max_window_bits=10, server_max_window_bits=9), {}),
+        (DeflateOffer(server_no_context_takeover=True), {"client_max_window_bits": 9}),
+        (DeflateOffer(client_no_context_takeover=True), {"server_max_window_bits": 11}),
+    ],
+)
+def test_handshake_and_messages_with_websockets_server_protocol(
+    offer: DeflateOffer, factory: dict[str, object]
+) -> None:
+    server = ServerProtocol(extensions=[ServerPerMessageDeflateFactory(**factory)], max_size=None)  # type: ignore[arg-type]
+    key = new_key()
+    extra = Headers([("Sec-WebSocket-Extensions", offer.header_value())])
+    server.receive_data(build_request(parse_uri("ws://127.0.0.1:1/"), key, extra))
+    [request] = server.events_received()
+    server.send_response(server.accept(request))
+    head = server.data_to_send()[0].partition(b"\r\n\r\n")[0]
+    response = parse_response(head + b"\r\n\r\n")
+    params = offer.accept_response(response.headers.get_all("Sec-WebSocket-Extensions"))
+    assert params is not None
+    deflate = PerMessageDeflate(params, max_message_size=None)
+    messages = [b'{"op":"subscribe","channel":"trades"}' * n for n in (1, 3, 1, 200)]
+    for message in messages:
+        rsv1, payload = deflate.encode_message(message)
+        server.receive_data(ABNF(1, int(rsv1), 0, 0, ABNF.OPCODE_TEXT, 1, payload).format())
+        [event] = server.events_received()
+        assert event.data == message
+        server.send_text(message)
+        [(first, payload)] = server_frames(b"".join(server.data_to_send()))
+        assert deflate.begin_frame(first)
+        assert deflate.inflate(payload) + deflate.end_message() == message
