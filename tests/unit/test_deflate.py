@@ -26,7 +26,7 @@ from geventws.protocol.extensions import (
     check_rsv,
     client_codecs,
 )
-from geventws.protocol.extensions.codec import CHUNK
+from geventws.protocol.extensions.codec import CHUNK, compressed_size_limit
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -252,6 +252,21 @@ def test_empty_message_forms() -> None:
     assert Deflater().compress(b"") == b"\x00"  # RFC 7692 §7.2.3.6
     for payload in (b"", b"\x00", b"\x02\x00"):
         assert Inflater().decompress(payload) == b""
+
+
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+@pytest.mark.parametrize("size", [0, 1, 125, 70_000, 300_000])
+def test_compressed_size_limit_admits_incompressible_messages(level: int, size: int) -> None:
+    message = os.urandom(size)
+    for mem_level in (1, 9):
+        fragments = [Deflater(level=level, mem_level=mem_level).compress(message)]
+        deflater = Deflater(level=level, mem_level=mem_level)  # the same in 100 fragments
+        pieces = split(message, 100)
+        fragments += [b"".join(deflater.compress(p, fin=i == 99) for i, p in enumerate(pieces))]
+        for payload in fragments:
+            limit = compressed_size_limit(size)
+            assert limit is not None and len(payload) <= limit
+    assert compressed_size_limit(None) is None
 
 
 def test_small_message_threshold() -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "Deflater",
     "Inflater",
     "client_codecs",
+    "compressed_size_limit",
 ]
 
 #: The empty stored block that ends every ``Z_SYNC_FLUSH`` and that RFC 7692 strips.
@@ -176,6 +177,20 @@ class Inflater:
             # A full chunk may leave output pending inside zlib even with no input left.
             if not data and len(chunk) < room:
                 return
+
+
+def compressed_size_limit(max_message_size: int | None) -> int | None:
+    """The most wire bytes a compressed message within ``max_message_size`` may take.
+
+    Incompressible data grows a little when deflated (stored blocks, flush
+    markers): under 4% plus a few bytes for zlib (its ``deflateBound``). The
+    parser bounds compressed messages on the wire with this, so a stream of
+    empty blocks cannot make it buffer without end, while the
+    :class:`Inflater` bounds the inflated size with ``max_message_size``.
+    """
+    if max_message_size is None:
+        return None
+    return max_message_size + max_message_size // 16 + 1024
 
 
 def client_codecs(
