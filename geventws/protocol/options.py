@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from ..exceptions import InvalidHeader, InvalidURL
 from .backoff import ReconnectPolicy
+from .extensions import Compression, DeflateOffer, make_offer
 from .handshake import subprotocol_offer
 from .headers import Headers, HeadersLike, check_header, check_headers, is_token
 from .redirects import DEFAULT_MAX_REDIRECTS, DEFAULT_REDIRECT_STRIP_HEADERS, check_strip_headers
@@ -90,6 +91,7 @@ class Options:
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     redirect_strip_headers: frozenset[str] = DEFAULT_REDIRECT_STRIP_HEADERS
     route: Route = DIRECT
+    deflate: DeflateOffer | None = None  # the permessage-deflate offer (compression="deflate")
 
     def resolve_uri(self) -> WebSocketURI:
         """The URL to use for the next attempt (calls ``url`` if it is a callable).
@@ -148,6 +150,11 @@ class ConnectOptions(TypedDict, total=False):
     sock: Any
     unix_path: str | os.PathLike[str] | None
     socket_options: Iterable[SocketOption]
+    compression: Compression
+    client_max_window_bits: bool | int | None
+    server_max_window_bits: int | None
+    client_no_context_takeover: bool
+    server_no_context_takeover: bool
 
 
 def make_options(
@@ -177,6 +184,11 @@ def make_options(
     sock: Any = None,
     unix_path: str | os.PathLike[str] | None = None,
     socket_options: Iterable[SocketOption] = (),
+    compression: Compression = None,
+    client_max_window_bits: bool | int | None = True,
+    server_max_window_bits: int | None = None,
+    client_no_context_takeover: bool = False,
+    server_no_context_takeover: bool = False,
 ) -> Options:
     """Check every option and return them as :class:`Options`.
 
@@ -224,6 +236,14 @@ def make_options(
       ``unix_path``: a Unix domain socket to connect to.
     - ``socket_options``: ``(level, option, value)`` triples set on every
       attempt's socket.
+    - ``compression``: ``"deflate"`` offers permessage-deflate (RFC 7692);
+      ``None`` (default): no compression. Its parameters, as offered:
+      ``client_max_window_bits`` (``True``: the server may limit our window;
+      9..15: our window; ``None``: not offered), ``server_max_window_bits``
+      (8..15 limits the server's window, so our memory), and
+      ``client_no_context_takeover`` / ``server_no_context_takeover`` (each
+      message compressed alone in that direction). ``max_message_size``
+      bounds the inflated size.
 
     Sizes and counts must be ``int``, durations ``int`` or ``float`` (finite);
     ``bool`` is refused for both. Raises :class:`~geventws.InvalidURL` for a bad
@@ -257,6 +277,13 @@ def make_options(
         socket_options=socket_options,
     )
     check_reconnect(route, reconnect)
+    deflate = make_offer(
+        compression,
+        client_max_window_bits=client_max_window_bits,
+        server_max_window_bits=server_max_window_bits,
+        client_no_context_takeover=client_no_context_takeover,
+        server_no_context_takeover=server_no_context_takeover,
+    )
     return Options(
         url=url,
         uri=uri,
@@ -280,6 +307,7 @@ def make_options(
         max_redirects=max_redirects,
         redirect_strip_headers=check_strip_headers(redirect_strip_headers),
         route=route,
+        deflate=deflate,
     )
 
 

@@ -10,7 +10,6 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from websocket import ABNF
 from websockets.exceptions import NegotiationError as TheirNegotiationError
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.headers import build_extension as their_build_extension
@@ -20,9 +19,11 @@ from websockets.server import ServerProtocol
 from geventws.exceptions import HandshakeError, NegotiationError
 from geventws.protocol.extensions import DeflateOffer, DeflateParams, PerMessageDeflate
 from geventws.protocol.extensions.header import build_extension, parse_extensions
-from geventws.protocol.handshake import build_request, new_key, parse_response
+from geventws.protocol.handshake import accept_upgrade, build_request, new_key, parse_response
 from geventws.protocol.headers import Headers
+from geventws.protocol.parser import FrameParser
 from geventws.protocol.uri import parse_uri
+from geventws.protocol.writer import OP_TEXT, message_chunks
 
 # -- the header grammar ----------------------------------------------------------------------------
 
@@ -286,21 +287,6 @@ def test_websockets_server_answers_are_accepted_as_they_mean(offer: DeflateOffer
 # -- a whole exchange with python-websockets' sans-I/O server --------------------------------------
 
 
-def server_frames(data: bytes) -> list[tuple[int, bytes]]:
-    """``(first byte, payload)`` of each unmasked frame in ``data``."""
-    frames = []
-    while data:
-        first, length = data[0], data[1] & 0x7F
-        start = 2
-        if length == 126:
-            length, start = int.from_bytes(data[2:4], "big"), 4
-        elif length == 127:
-            length, start = int.from_bytes(data[2:10], "big"), 10
-        frames.append((first, data[start : start + length]))
-        data = data[start + length :]
-    return frames
-
-
 @pytest.mark.parametrize(
     ("offer", "factory"),
     [
@@ -315,22 +301,22 @@ def test_handshake_and_messages_with_websockets_server_protocol(
 ) -> None:
     server = ServerProtocol(extensions=[ServerPerMessageDeflateFactory(**factory)], max_size=None)  # type: ignore[arg-type]
     key = new_key()
-    extra = Headers([("Sec-WebSocket-Extensions", offer.header_value())])
-    server.receive_data(build_request(parse_uri("ws://127.0.0.1:1/"), key, extra))
+    server.receive_data(
+        build_request(parse_uri("ws://127.0.0.1:1/"), key, Headers(), extensions=offer.header_value())
+    )
     [request] = server.events_received()
     server.send_response(server.accept(request))
     head = server.data_to_send()[0].partition(b"\r\n\r\n")[0]
-    response = parse_response(head + b"\r\n\r\n")
-    params = offer.accept_response(response.headers.get_all("Sec-WebSocket-Extensions"))
+    params = accept_upgrade(parse_response(head + b"\r\n\r\n"), key, (), offer).deflate
     assert params is not None
     deflate = PerMessageDeflate(params, max_message_size=None)
-    messages = [b'{"op":"subscribe","channel":"trades"}' * n for n in (1, 3, 1, 200)]
+    parser = FrameParser(None, deflate)  # as the session wires them
+    messages = ['{"op":"subscribe","channel":"trades"}' * n for n in (1, 3, 1, 200)]
     for message in messages:
-        rsv1, payload = deflate.encode_message(message)
-        server.receive_data(ABNF(1, int(rsv1), 0, 0, ABNF.OPCODE_TEXT, 1, payload).format())
+        frame = b"".join(message_chunks(OP_TEXT, message.encode(), deflate))
+        assert frame[0] == 0xC1  # FIN, RSV1, text
+        server.receive_data(frame)
         [event] = server.events_received()
-        assert event.data == message
-        server.send_text(message)
-        [(first, payload)] = server_frames(b"".join(server.data_to_send()))
-        assert deflate.begin_frame(first)
-        assert deflate.inflate(payload) + deflate.end_message() == message
+        assert event.data == message.encode()
+        server.send_text(message.encode())
+        assert parser.feed(b"".join(server.data_to_send())) == [message]

@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 from .codec import Deflater, Inflater, client_codecs
-from .negotiation import EXTENSION_NAME, DeflateOffer, DeflateParams
+from .negotiation import EXTENSION_NAME, Compression, DeflateOffer, DeflateParams, make_offer
 from .permessage import PerMessageDeflate
 from .rsv import RSV1, check_rsv
 
 __all__ = [
     "EXTENSION_NAME",
     "RSV1",
+    "Compression",
     "DeflateOffer",
     "DeflateParams",
     "Deflater",
@@ -27,4 +28,5 @@ __all__ = [
     "PerMessageDeflate",
     "check_rsv",
     "client_codecs",
+    "make_offer",
 ]

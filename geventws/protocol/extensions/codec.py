@@ -76,7 +76,7 @@ class Deflater:
         """Whether a message of ``size`` bytes is to be compressed (RSV1 set)."""
         return self.window_bits > 8 and size >= self.min_size
 
-    def compress(self, data: bytes, fin: bool = True) -> bytes:
+    def compress(self, data: bytes | bytearray | memoryview, fin: bool = True) -> bytes:
         """The compressed payload for ``data``, one whole message or one fragment.
 
         Call it for every fragment of a message, ``fin=True`` on the last;

@@ -20,11 +20,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable
+from typing import Literal
 
 from ...exceptions import NegotiationError
 from .header import Extension, ExtensionParam, build_extension, parse_extensions
 
-__all__ = ["EXTENSION_NAME", "DeflateOffer", "DeflateParams"]
+__all__ = ["EXTENSION_NAME", "Compression", "DeflateOffer", "DeflateParams", "make_offer"]
 
 EXTENSION_NAME = "permessage-deflate"
 _PARAMS = frozenset(
@@ -159,6 +160,27 @@ class DeflateOffer:
         if offered is not True and bits > offered:
             raise _fail(f"client_max_window_bits={bits} exceeds the {offered} offered")
         return bits
+
+
+#: The ``compression`` option: ``"deflate"`` offers permessage-deflate.
+Compression = Literal["deflate"] | None
+
+
+def make_offer(compression: object, **params: object) -> DeflateOffer | None:
+    """The offer of the ``compression`` option and its parameters (``None``: none).
+
+    Raises :class:`ValueError` or :class:`TypeError` for a bad value, and for
+    parameters changed from their defaults without ``compression="deflate"``.
+    """
+    if compression == "deflate":
+        return DeflateOffer(**params)  # type: ignore[arg-type]  # checked by __post_init__
+    if compression is not None:
+        raise ValueError(f"compression must be 'deflate' or None, not {compression!r}")
+    defaults = {field.name: field.default for field in dataclasses.fields(DeflateOffer)}
+    changed = [name for name, value in params.items() if value != defaults[name]]
+    if changed:
+        raise ValueError(f"{', '.join(changed)} only apply with compression='deflate'")
+    return None
 
 
 def _answer_params(extension: Extension) -> dict[str, int | None]:

@@ -1,9 +1,13 @@
 """One connection's permessage-deflate, as the frame parser and writer use it.
 
-:class:`PerMessageDeflate` holds both halves of the agreement and the state that
-spans frames: whether the message being received is compressed (set by its
-first frame's RSV1, inherited by its continuations). The parser calls, for
-each data frame::
+:class:`PerMessageDeflate` holds both halves of the agreement. It is the
+:class:`~geventws.protocol.parser.Extension` the :class:`FrameParser` is given
+(``reserved_bits``, ``max_wire_size``, :meth:`~PerMessageDeflate.decode`): the
+parser applies the RSV1 rules and keeps the first frame's RSV1 for the message.
+
+A parser without that seam can use the standalone hooks, which keep the state
+that spans frames themselves (whether the message being received is
+compressed, set by its first frame's RSV1, inherited by its continuations)::
 
     compressed = deflate.begin_frame(first_byte)     # RSV1 rules; raises 1002
     data = deflate.inflate(payload) if compressed else payload
@@ -18,9 +22,9 @@ it says so. A connection without the extension uses :func:`.rsv.check_rsv` with
 
 from __future__ import annotations
 
-from .codec import DEFAULT_LEVEL, DEFAULT_MEM_LEVEL, DEFAULT_MIN_SIZE, client_codecs
+from .codec import DEFAULT_LEVEL, DEFAULT_MEM_LEVEL, DEFAULT_MIN_SIZE, client_codecs, compressed_size_limit
 from .negotiation import DeflateParams
-from .rsv import check_rsv
+from .rsv import RSV1, check_rsv
 
 __all__ = ["PerMessageDeflate"]
 
@@ -33,6 +37,9 @@ class PerMessageDeflate:
 
     ``max_message_size`` bounds each message's inflated size (1009 past it).
     """
+
+    #: The RSV bit a compressed message's first frame sets.
+    reserved_bits = RSV1
 
     def __init__(
         self,
@@ -47,7 +54,15 @@ class PerMessageDeflate:
         self.deflater, self.inflater = client_codecs(
             params, max_message_size, level=level, mem_level=mem_level, min_size=min_size
         )
+        #: The most wire bytes a compressed message may take (the parser checks it).
+        self.max_wire_size = compressed_size_limit(max_message_size)
         self._receiving_compressed = False
+
+    def decode(self, data: bytes, reserved_bits: int, end: bool) -> bytes:
+        """The parser's hook: inflate a piece of a compressed message; ``end``
+        after its final piece (then the stripped tail is inflated too)."""
+        out = self.inflater.feed(data)
+        return out + self.inflater.finish() if end else out
 
     def begin_frame(self, first_byte: int) -> bool:
         """Check a received frame's RSV bits; whether its payload is to be inflated.
@@ -73,7 +88,9 @@ class PerMessageDeflate:
         self._receiving_compressed = False
         return self.inflater.finish()
 
-    def encode_message(self, data: bytes) -> tuple[bool, bytes]:
+    def encode_message(
+        self, data: bytes | bytearray | memoryview
+    ) -> tuple[bool, bytes | bytearray | memoryview]:
         """``(rsv1, payload)`` for an outgoing message sent as one frame."""
         if not self.deflater.should_compress(len(data)):
             return False, data
