@@ -82,7 +82,8 @@ class Transport:
         self, frames: Iterable[tuple[int, Payload]], progress: WriteProgress | None = None
     ) -> None:
         """Write several final frames, ``(opcode, payload)`` each, with one system
-        call; whole or not at all, like one frame."""
+        call; whole or not at all, like one frame. Never compressed (RFC 7692
+        lets any message go uncompressed)."""
         data = encode_frames(frames)
         self._write_whole(lambda: iter((data,)), progress)
 

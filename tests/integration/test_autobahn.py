@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,10 @@ class FuzzingServer:
         else:
             self.stop()
             pytest.fail("the Autobahn fuzzing server did not start")
+        # Drained in a thread: a full pipe would block the server; the tail explains a failure.
+        self.output: collections.deque[str] = collections.deque(maxlen=200)
+        self.drain = threading.Thread(target=self.output.extend, args=(self.proc.stdout,), daemon=True)
+        self.drain.start()
 
     def run_all(self, **options: Any) -> dict[str, Any]:
         """Run every case with a client built with ``options``; the results by case."""
@@ -87,13 +92,15 @@ class FuzzingServer:
             run_case(self.url, case, AGENT, **options)
         update_reports(self.url, AGENT)
         results: dict[str, Any] = json.loads(self.index.read_text())[AGENT]
-        assert len(results) == count
+        assert len(results) == count, "".join(self.output)
         return results
 
     def stop(self) -> None:
         assert self.proc.stdout is not None
         self.proc.terminate()
         self.proc.wait(10)
+        if hasattr(self, "drain"):
+            self.drain.join(10)
         self.proc.stdout.close()
 
 

@@ -172,6 +172,21 @@ def test_every_attempt_starts_fresh_contexts(ws_server: ServerProcess) -> None:
     assert recorder.codes() == []
 
 
+def test_queued_messages_are_compressed_when_flushed(ws_server: ServerProcess) -> None:
+    """Sends before the handshake wait uncompressed in the outbox; the flush
+    compresses them in order, with the agreed parameters."""
+    feed = json_feed(30)
+    conn = geventws.Connection(ws_server.url(), compression="deflate", ping_interval=None)
+    for message in feed:
+        conn.send(message)
+    conn.connect()
+    try:
+        assert [conn.recv(timeout=WAIT) for _ in feed] == feed
+        assert conn.response is not None and "Sec-WebSocket-Extensions" in conn.response.headers
+    finally:
+        conn.close()
+
+
 def test_option_errors_name_the_option() -> None:
     with pytest.raises(ValueError, match="compression"):
         geventws.Connection("ws://127.0.0.1:1/", compression="gzip")  # type: ignore[typeddict-item]
