@@ -16,6 +16,7 @@ import json
 import os
 import random
 import socket
+import ssl
 import struct
 import zlib
 from collections.abc import Iterator
@@ -145,6 +146,11 @@ def test_both_directions_are_compressed_on_the_wire(ws_server: ServerProcess, ta
     ratio = 0.5 if takeover else 0.95  # measured: 24% and 71% of the raw bytes (see the README)
     for way in ("up", "down"):
         assert compressed[way] < ratio * plain[way], (way, compressed, plain)
+
+
+def test_compression_over_tls(wss_server: ServerProcess, client_ssl_context: ssl.SSLContext) -> None:
+    ws = echo_all(wss_server.url(), MESSAGES[:6], compression="deflate", ssl_context=client_ssl_context)
+    assert ws.response is not None and "Sec-WebSocket-Extensions" in ws.response.headers
 
 
 def test_compression_is_off_by_default(ws_server: ServerProcess) -> None:
