@@ -10,7 +10,8 @@ Every exception has one root, :class:`WebSocketError`::
     │   ├── OpenTimeout             (also a TimeoutError) – open_timeout expired
     │   ├── TLSError                – the TLS handshake failed (certificate, protocol)
     │   └── HandshakeError          – the HTTP upgrade was refused or answered wrongly
-    │       └── ProxyError          – the proxy refused the tunnel (407, 403…) or answered wrongly
+    │       ├── ProxyError          – the proxy refused the tunnel (407, 403…) or answered wrongly
+    │       └── NegotiationError    – the server's extension answer was invalid or not offered
     ├── ConnectionClosed            – the connection is closed (``code``, ``reason``)
     │   ├── ConnectionClosedOK      – with 1000, 1001 or no code (1005)
     │   └── ConnectionClosedError   – any other way (1006 when TCP just died)
@@ -40,6 +41,7 @@ __all__ = [
     "InvalidMessage",
     "InvalidURL",
     "MessageTooBig",
+    "NegotiationError",
     "OpenTimeout",
     "PingTimeout",
     "SendBufferFull",
@@ -139,6 +141,13 @@ class ProxyError(HandshakeError):
     ``status`` is the proxy's HTTP status (407 when it wants credentials, 403
     when it forbids the target), 0 for a SOCKS proxy or an answer that was not
     HTTP. Proxy credentials never appear in the message.
+    """
+
+
+class NegotiationError(HandshakeError):
+    """The server's ``Sec-WebSocket-Extensions`` answer is invalid or was not offered.
+
+    The status is 101: the upgrade itself was accepted.
     """
 
 

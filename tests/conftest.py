@@ -40,7 +40,7 @@ class ServerProcess:
             self.proc.kill()
             raise RuntimeError(f"test server did not start: {line!r}")
         self.port = int(line.split()[1])
-        self.secure = bool(args)
+        self.secure = "--cert" in args
 
     def url(self, path: str = "/") -> str:
         scheme = "wss" if self.secure else "ws"

@@ -2,7 +2,8 @@
 
 It forwards 127.0.0.1:<port> to a target and can, on command, reset every
 connection (RST), stall them (stop forwarding both ways, sockets kept open),
-refuse new connections, and come back on the same port.
+refuse new connections, and come back on the same port. ``forwarded`` counts
+the bytes passed each way (``"up"``: client to server, ``"down"``: back).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class FaultProxy:
         self.flowing = gevent.event.Event()
         self.flowing.set()
         self.accepted = 0
+        self.forwarded = {"up": 0, "down": 0}
         self._pairs: list[tuple[gevent.socket.socket, gevent.socket.socket]] = []
         self._greenlets: set[gevent.Greenlet[Any, Any]] = set()  # live pumps only
         self.server = gevent.server.StreamServer(("127.0.0.1", port), self._handle)
@@ -55,7 +57,10 @@ class FaultProxy:
         self.accepted += 1
         pair = (client, upstream)
         self._pairs.append(pair)
-        pumps = [gevent.spawn(self._pump, client, upstream), gevent.spawn(self._pump, upstream, client)]
+        pumps = [
+            gevent.spawn(self._pump, client, upstream, "up"),
+            gevent.spawn(self._pump, upstream, client, "down"),
+        ]
         self._greenlets.update(pumps)
         gevent.joinall(pumps)
         self._greenlets.difference_update(pumps)  # a long run must not pile up dead pumps
@@ -64,7 +69,7 @@ class FaultProxy:
         if pair in self._pairs:
             self._pairs.remove(pair)
 
-    def _pump(self, source: gevent.socket.socket, sink: gevent.socket.socket) -> None:
+    def _pump(self, source: gevent.socket.socket, sink: gevent.socket.socket, direction: str) -> None:
         try:
             while True:
                 data = source.recv(65536)
@@ -72,6 +77,7 @@ class FaultProxy:
                     break
                 self.flowing.wait()
                 sink.sendall(data)
+                self.forwarded[direction] += len(data)
         except OSError:
             pass
         finally:

@@ -1,8 +1,9 @@
 """The opening handshake of RFC 6455 §4.1, without any I/O.
 
 :func:`build_request` makes the upgrade request; :func:`parse_response`
-reads the server's response head; :func:`check_response` decides whether it
-accepts the upgrade.
+reads the server's response head; :func:`accept_upgrade` decides whether it
+accepts the upgrade and returns what was agreed (the subprotocol, the
+permessage-deflate parameters); :func:`check_response` is its short form.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 
-from ..exceptions import HandshakeError, InvalidHeader, InvalidURL
+from ..exceptions import HandshakeError, InvalidHeader, InvalidURL, NegotiationError
+from .extensions import DeflateOffer, DeflateParams
 from .headers import Headers, check_header, is_token
 from .redirects import DEFAULT_MAX_REDIRECTS, same_origin
 from .uri import WebSocketURI, parse_uri
 
 __all__ = [
     "REDIRECT_STATUSES",
+    "Agreement",
     "Response",
+    "accept_upgrade",
     "accept_value",
     "build_request",
     "check_response",
@@ -42,7 +46,9 @@ MAX_REDIRECTS = DEFAULT_MAX_REDIRECTS
 
 # Headers the handshake sets itself; a user's header of the same name replaces
 # ours only where that makes sense (Host, Origin), never for the protocol ones.
-_PROTOCOL_HEADERS = frozenset({"upgrade", "connection", "sec-websocket-key", "sec-websocket-version"})
+_PROTOCOL_HEADERS = frozenset(
+    {"upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
+)
 # What a request target may hold once percent-encoded: visible ASCII, no space.
 _REQUEST_TARGET = re.compile(r"/[!-~]*")
 
@@ -63,6 +69,15 @@ class Response:
 
     def __str__(self) -> str:
         return self.raw.decode("latin-1")
+
+
+@dataclasses.dataclass(frozen=True)
+class Agreement:
+    """What an accepting response agreed to: the subprotocol, and the
+    permessage-deflate parameters (``None``: no compression)."""
+
+    subprotocol: str | None
+    deflate: DeflateParams | None = None
 
 
 def new_key() -> str:
@@ -106,20 +121,22 @@ def build_request(
     *,
     origin: str | None = None,
     subprotocols: Sequence[str] = (),
+    extensions: str | None = None,
 ) -> bytes:
     """The bytes of the upgrade request for ``uri``.
 
     ``headers`` are the user's extra headers; they may replace ``Host``,
-    ``Origin`` and ``Authorization`` but not the protocol headers; a
-    ``Sec-WebSocket-Protocol`` among them joins the offer (see
-    :func:`subprotocol_offer`). Never builds a malformed request: raises
-    :class:`InvalidURL` for a request target and :class:`InvalidHeader` for a
-    header that cannot be sent as they are.
+    ``Origin`` and ``Authorization`` but not the protocol headers (their
+    ``Sec-WebSocket-Extensions`` is dropped: only ``extensions``, the
+    client's own offer, is sent); a ``Sec-WebSocket-Protocol`` among them
+    joins the offer (see :func:`subprotocol_offer`). Never builds a malformed
+    request: raises :class:`InvalidURL` for a request target and
+    :class:`InvalidHeader` for a header that cannot be sent as they are.
     """
     if not _REQUEST_TARGET.fullmatch(uri.resource):
         raise InvalidURL(str(uri), "the request target is not percent-encoded ASCII")
     headers, subprotocols = subprotocol_offer(headers, subprotocols)
-    request = _request_headers(uri, key, headers, origin, subprotocols)
+    request = _request_headers(uri, key, headers, origin, subprotocols, extensions)
     lines = [f"GET {uri.resource} HTTP/1.1"]
     for name, value in request.raw_items():
         try:
@@ -131,7 +148,12 @@ def build_request(
 
 
 def _request_headers(
-    uri: WebSocketURI, key: str, headers: Headers, origin: str | None, subprotocols: Sequence[str]
+    uri: WebSocketURI,
+    key: str,
+    headers: Headers,
+    origin: str | None,
+    subprotocols: Sequence[str],
+    extensions: str | None,
 ) -> Headers:
     """Ours, then the user's (which may replace Host, Origin, Authorization), then the protocol's."""
     request = Headers([("Host", uri.host_header)])
@@ -153,6 +175,8 @@ def _request_headers(
     request.add("Connection", "Upgrade")
     request.add("Sec-WebSocket-Key", key)
     request.add("Sec-WebSocket-Version", "13")
+    if extensions is not None:
+        request.add("Sec-WebSocket-Extensions", extensions)
     return request
 
 
@@ -182,9 +206,20 @@ def parse_response(raw: bytes) -> Response:
 
 
 def check_response(response: Response, key: str, subprotocols: Sequence[str] = ()) -> str | None:
-    """Check that ``response`` accepts the upgrade; return the chosen subprotocol.
+    """Check that ``response`` accepts an upgrade offering no extension; return
+    the chosen subprotocol. Raises :class:`HandshakeError` naming what is wrong."""
+    return accept_upgrade(response, key, subprotocols).subprotocol
 
-    Raises :class:`HandshakeError` naming what is wrong.
+
+def accept_upgrade(
+    response: Response, key: str, subprotocols: Sequence[str] = (), deflate: DeflateOffer | None = None
+) -> Agreement:
+    """Check that ``response`` accepts the upgrade; return what was agreed.
+
+    ``deflate`` is the permessage-deflate offer sent, if any; the server's
+    ``Sec-WebSocket-Extensions`` answer is checked strictly against it.
+    Raises :class:`HandshakeError` naming what is wrong, :class:`NegotiationError`
+    (status 101) for an extension answer that breaks the offer.
     """
     headers = response.headers
 
@@ -200,16 +235,27 @@ def check_response(response: Response, key: str, subprotocols: Sequence[str] = (
     accept = headers.get_all("Sec-WebSocket-Accept")
     if len(accept) != 1 or accept[0].strip() != accept_value(key):
         raise fail(f"invalid Sec-WebSocket-Accept header: {accept!r}")
-    if headers.get_all("Sec-WebSocket-Extensions"):
-        raise fail(
-            f"server chose an extension the client did not offer: {headers['Sec-WebSocket-Extensions']!r}"
-        )
+    params = _agreed_extensions(response, deflate)
     chosen = headers.get_all("Sec-WebSocket-Protocol")
     if not chosen:
-        return None
+        return Agreement(None, params)
     if len(chosen) > 1 or "," in chosen[0] or chosen[0] not in subprotocols:
         raise fail(f"server chose a subprotocol the client did not offer: {', '.join(chosen)!r}")
-    return chosen[0]
+    return Agreement(chosen[0], params)
+
+
+def _agreed_extensions(response: Response, deflate: DeflateOffer | None) -> DeflateParams | None:
+    """The permessage-deflate agreement, or ``None``; raises :class:`NegotiationError`."""
+    values = response.headers.get_all("Sec-WebSocket-Extensions")
+    if deflate is None:
+        if values:
+            msg = f"server chose an extension the client did not offer: {', '.join(values)!r}"
+            raise NegotiationError(msg, response.status, response.headers, response.body)
+        return None
+    try:
+        return deflate.accept_response(values)
+    except NegotiationError as exc:
+        raise NegotiationError(str(exc), response.status, response.headers, response.body) from None
 
 
 def redirect_target(uri: WebSocketURI, response: Response) -> WebSocketURI | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
-import math
 import os
 import ssl
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -12,8 +10,15 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from ..exceptions import InvalidHeader, InvalidURL
 from .backoff import ReconnectPolicy
-from .handshake import subprotocol_offer
-from .headers import Headers, HeadersLike, check_header, check_headers, is_token
+from .extensions import Compression, DeflateOffer, make_offer
+from .headers import Headers, HeadersLike, check_headers
+from .option_checks import (
+    check_count,
+    check_handshake_headers,
+    check_objects,
+    check_positive,
+    check_trace,
+)
 from .redirects import DEFAULT_MAX_REDIRECTS, DEFAULT_REDIRECT_STRIP_HEADERS, check_strip_headers
 from .route import DIRECT, ProxySetting, Route, SocketOption, check_reconnect, make_route
 from .uri import WebSocketURI, parse_uri
@@ -93,6 +98,7 @@ class Options:
     route: Route = DIRECT
     trace: Any = None  # a file-like object or a logging.Logger
     trace_payloads: bool = False
+    deflate: DeflateOffer | None = None  # the permessage-deflate offer (compression="deflate")
 
     def resolve_uri(self) -> WebSocketURI:
         """The URL to use for the next attempt (calls ``url`` if it is a callable).
@@ -153,6 +159,11 @@ class ConnectOptions(TypedDict, total=False):
     socket_options: Iterable[SocketOption]
     trace: Any
     trace_payloads: bool
+    compression: Compression
+    client_max_window_bits: bool | int | None
+    server_max_window_bits: int | None
+    client_no_context_takeover: bool
+    server_no_context_takeover: bool
 
 
 def make_options(
@@ -184,6 +195,11 @@ def make_options(
     socket_options: Iterable[SocketOption] = (),
     trace: Any = None,
     trace_payloads: bool = False,
+    compression: Compression = None,
+    client_max_window_bits: bool | int | None = True,
+    server_max_window_bits: int | None = None,
+    client_no_context_takeover: bool = False,
+    server_no_context_takeover: bool = False,
 ) -> Options:
     """Check every option and return them as :class:`Options`.
 
@@ -234,6 +250,14 @@ def make_options(
     - ``trace``: a file-like object (``write``) or a :class:`logging.Logger`
       that receives one JSON line per frame in and out; ``None``: no trace.
     - ``trace_payloads``: whether trace lines show the first bytes of payloads.
+    - ``compression``: ``"deflate"`` offers permessage-deflate (RFC 7692);
+      ``None`` (default): no compression. Its parameters, as offered:
+      ``client_max_window_bits`` (``True``: the server may limit our window;
+      9..15: our window; ``None``: not offered), ``server_max_window_bits``
+      (8..15 limits the server's window, so our memory), and
+      ``client_no_context_takeover`` / ``server_no_context_takeover`` (each
+      message compressed alone in that direction). ``max_message_size``
+      bounds the inflated size.
 
     Sizes and counts must be ``int``, durations ``int`` or ``float`` (finite);
     ``bool`` is refused for both. Raises :class:`~geventws.InvalidURL` for a bad
@@ -246,7 +270,7 @@ def make_options(
         ("open_timeout", open_timeout),
         ("close_timeout", close_timeout),
     ):
-        _check_positive(name, value)
+        check_positive(name, value)
     for name, value in (
         ("max_message_size", max_message_size),
         ("max_queue", max_queue),
@@ -254,11 +278,11 @@ def make_options(
         ("max_send_buffer_size", max_send_buffer_size),
         ("max_send_buffer_messages", max_send_buffer_messages),
     ):
-        _check_positive(name, value, integer=True, allow_none=name not in ("max_queue", "max_response_head"))
-    _check_count("max_redirects", max_redirects)
+        check_positive(name, value, integer=True, allow_none=name not in ("max_queue", "max_response_head"))
+    check_count("max_redirects", max_redirects)
     _check_choices(websocket_type, send_buffer_policy)
-    _check_objects(uri, ssl_context, reconnect, limiter)
-    checked_headers, offer = _check_handshake_headers(headers, origin, subprotocols)
+    check_objects(uri, ssl_context, reconnect, limiter)
+    checked_headers, offer = check_handshake_headers(headers, origin, subprotocols)
     route = make_route(
         proxy=proxy,
         source_address=source_address,
@@ -267,7 +291,14 @@ def make_options(
         socket_options=socket_options,
     )
     check_reconnect(route, reconnect)
-    _check_trace(trace, trace_payloads)
+    check_trace(trace, trace_payloads)
+    deflate = make_offer(
+        compression,
+        client_max_window_bits=client_max_window_bits,
+        server_max_window_bits=server_max_window_bits,
+        client_no_context_takeover=client_no_context_takeover,
+        server_no_context_takeover=server_no_context_takeover,
+    )
     return Options(
         url=url,
         uri=uri,
@@ -293,6 +324,7 @@ def make_options(
         route=route,
         trace=trace,
         trace_payloads=trace_payloads,
+        deflate=deflate,
     )
 
 
@@ -302,26 +334,6 @@ def _check_url(url: object) -> WebSocketURI | None:
     if isinstance(url, str):
         return parse_uri(url)
     raise TypeError(f"url must be a str or a callable, not {type(url).__name__}")
-
-
-def _check_positive(name: str, value: object, *, integer: bool = False, allow_none: bool = True) -> None:
-    if value is None and allow_none:
-        return
-    kind = "an int" if integer else "a number"
-    wrong_type = isinstance(value, bool) or (integer and isinstance(value, float))
-    if wrong_type or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be {kind}{' or None' if allow_none else ''}, not {value!r}")
-    if not value > 0:  # also rejects NaN
-        raise ValueError(f"{name} must be positive{' or None' if allow_none else ''}, not {value!r}")
-    if math.isinf(value):
-        raise ValueError(f"{name} must be finite{' (None: no limit)' if allow_none else ''}, not {value!r}")
-
-
-def _check_count(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be 0 or more, not {value!r}")
 
 
 def _check_choices(websocket_type: object, send_buffer_policy: object) -> None:
@@ -334,46 +346,3 @@ def _check_choices(websocket_type: object, send_buffer_policy: object) -> None:
         raise ValueError(
             f"send_buffer_policy must be one of {SEND_BUFFER_POLICIES}, not {send_buffer_policy!r}"
         )
-
-
-def _check_objects(uri: WebSocketURI | None, ssl_context: object, reconnect: object, limiter: object) -> None:
-    if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-        raise TypeError(f"ssl_context must be an ssl.SSLContext or None, not {type(ssl_context).__name__}")
-    if ssl_context is not None and uri is not None and not uri.secure:
-        raise ValueError("ssl_context is only for wss:// URLs")
-    if reconnect is not None and not isinstance(reconnect, ReconnectPolicy):
-        raise TypeError(f"reconnect must be a ReconnectPolicy or None, not {type(reconnect).__name__}")
-    # Duck-typed: importing HandshakeLimiter would bring gevent into this layer.
-    if limiter is not None and not callable(getattr(limiter, "slot", None)):
-        raise TypeError(f"limiter must be a HandshakeLimiter or None, not {type(limiter).__name__}")
-
-
-def _check_trace(trace: object, trace_payloads: object) -> None:
-    is_logger = isinstance(trace, (logging.Logger, logging.LoggerAdapter))
-    if not (trace is None or is_logger or callable(getattr(trace, "write", None))):
-        raise TypeError(f"trace must be a file-like object, a logging.Logger or None, not {trace!r}")
-    if not isinstance(trace_payloads, bool):
-        raise TypeError(f"trace_payloads must be a bool, not {trace_payloads!r}")
-
-
-def _check_handshake_headers(
-    headers: object, origin: object, subprotocols: object
-) -> tuple[Headers | Callable[[], HeadersLike], tuple[str, ...]]:
-    """The checked headers and the subprotocol offer (a ``Sec-WebSocket-Protocol``
-    header moved into it)."""
-    if origin is not None:
-        if not isinstance(origin, str):
-            raise TypeError(f"origin must be a str or None, not {type(origin).__name__}")
-        check_header("Origin", origin, "origin")
-    if isinstance(subprotocols, (str, bytes)) or not isinstance(subprotocols, Iterable):
-        raise TypeError(f"subprotocols must be a sequence of str, not {type(subprotocols).__name__}")
-    offer = tuple(subprotocols)
-    for protocol in offer:
-        if not isinstance(protocol, str):
-            raise TypeError(f"subprotocols must hold str, not {type(protocol).__name__}")
-        if not is_token(protocol):
-            raise ValueError(f"subprotocols: {protocol!r} is not a valid subprotocol (an HTTP token)")
-    if callable(headers):
-        return headers, tuple(dict.fromkeys(offer))
-    checked, offer = subprotocol_offer(check_headers(headers), offer)
-    return checked, tuple(dict.fromkeys(offer))

@@ -20,7 +20,9 @@ A close frame is parsed once, here; bytes after it are ignored.
 
 The seam for an extension (permessage-deflate): an :class:`Extension` given to
 the parser may allow reserved bits on a message's first frame and transforms
-the payload of the messages that set them, before UTF-8 decoding.
+the payload of the messages that set them as their bytes arrive, before UTF-8
+decoding. ``max_message_size`` then bounds the transformed size (the extension
+enforces it) and the extension's ``max_wire_size`` the bytes on the wire.
 """
 
 from __future__ import annotations
@@ -51,16 +53,18 @@ _RSV_BITS = 0x70
 
 
 class Extension(Protocol):
-    """What a negotiated extension plugs into the parser (none exists yet).
+    """What a negotiated extension (permessage-deflate) plugs into the parser.
 
     ``reserved_bits`` are the RSV bits (``0x40`` is RSV1) it allows on the
     first frame of a data message. :meth:`decode` receives the payload of a
-    message whose first frame set some of them, piece by piece, and returns
-    the bytes to use instead; ``end`` is true for the message's last piece.
-    The extension enforces its own limit on the decoded size.
+    message whose first frame set some of them, piece by piece as it arrives,
+    and returns the bytes to use instead; ``end`` is true for the message's
+    last piece. The extension enforces its own limit on the decoded size;
+    ``max_wire_size`` (``None``: no limit) bounds such a message on the wire.
     """
 
     reserved_bits: int
+    max_wire_size: int | None
 
     def decode(self, data: bytes, reserved_bits: int, end: bool) -> bytes:
         """The decoded form of ``data``, a piece of a message's payload."""
@@ -185,15 +189,23 @@ class FrameParser:
             (length,) = struct.unpack_from("!Q", buffer, pos + 2)
             if length >> 63:
                 raise ProtocolError("frame length with the most significant bit set")
-        limit = self._max_size
-        if opcode not in _CONTROL and limit is not None and self._message_size + length > limit:
-            raise MessageTooBig(f"message larger than max_message_size ({limit} bytes)")
         if opcode in _DATA:
             self._message_opcode = opcode
             self._message_rsv = first & _RSV_BITS
+        if opcode not in _CONTROL:
+            self._check_size(length)
         self._pos = pos + size
         self._frame = (fin, opcode, length)
         return True
+
+    def _check_size(self, length: int) -> None:
+        """Refuse a data frame that takes its message past the limit, from its header."""
+        limit = self._max_size
+        if self._message_rsv:
+            assert self._extension is not None
+            limit = self._extension.max_wire_size  # the extension bounds the decoded size
+        if limit is not None and self._message_size + length > limit:
+            raise MessageTooBig(f"message larger than max_message_size ({self._max_size} bytes)")
 
     def _check_start(self, first: int, second: int) -> tuple[bool, int]:
         """FIN and opcode of a frame whose first two bytes are these, checked."""
@@ -202,7 +214,10 @@ class FrameParser:
         extension = self._extension
         allowed = extension.reserved_bits if extension is not None and opcode in _DATA else 0
         if first & _RSV_BITS & ~allowed:
-            raise ProtocolError("reserved bits set without a negotiated extension")
+            kind = "control" if opcode in _CONTROL else "continuation" if opcode == OP_CONT else "data"
+            raise ProtocolError(
+                f"reserved bits {first & _RSV_BITS:#x} on a {kind} frame without an extension allowing them"
+            )
         if second & 0x80:
             raise ProtocolError("masked frame from the server")
         if opcode in _CONTROL:
@@ -227,7 +242,8 @@ class FrameParser:
         assert self._frame is not None
         fin, opcode, remaining = self._frame
         available = len(self._buffer) - self._pos
-        if self._message_opcode == OP_TEXT and opcode not in _CONTROL and available < remaining:
+        partial = self._message_opcode == OP_TEXT or self._message_rsv
+        if partial and opcode not in _CONTROL and available < remaining:
             self._decode_available(remaining, available)
             return False
         if available < remaining:
@@ -280,8 +296,10 @@ class FrameParser:
         return message
 
     def _decode_available(self, remaining: int, available: int) -> None:
-        """Decode the buffered part of a text frame now: RFC 6455 §8.1 wants
-        bad UTF-8 to fail the connection at once. Each byte is decoded once."""
+        """Decode the buffered part of a text or extension-encoded frame now:
+        RFC 6455 §8.1 wants bad UTF-8 to fail the connection at once, and a
+        compressed message is inflated (and bounded) as it arrives instead of
+        buffered. Each byte is decoded once."""
         if not available:
             return
         assert self._frame is not None
@@ -291,7 +309,10 @@ class FrameParser:
         if self._message_rsv:
             assert self._extension is not None
             chunk = self._extension.decode(chunk, self._message_rsv, False)
-        self._decode(chunk, final=False)
+        if self._message_opcode == OP_BINARY:
+            self._fragments.append(chunk)
+        else:
+            self._decode(chunk, final=False)
         self._message_size += available
 
     def _decode(self, data: bytes, final: bool) -> None:

@@ -20,6 +20,10 @@ Theory of operation:
   between chunks.
 - **Bursts** of small frames are encoded into one buffer by
   :func:`encode_frames`, to be written with one system call.
+- **Compression** (permessage-deflate): :func:`message_chunks` compresses a
+  message with the connection's :class:`Compressor` and sets RSV1 on its frame
+  when it did. The caller calls it under its write lock, so the compressor's
+  context (shared by consecutive messages) follows the order on the wire.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import os
 import struct
 from array import array
 from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
 from .codes import CLOSE_CODES_NOT_SENT, is_valid_close_code
 
@@ -39,6 +44,8 @@ __all__ = [
     "OP_PING",
     "OP_PONG",
     "OP_TEXT",
+    "RSV1",
+    "Compressor",
     "MaskKeys",
     "close_body",
     "control_payload",
@@ -48,6 +55,7 @@ __all__ = [
     "frame_chunks",
     "mask",
     "mask_python",
+    "message_chunks",
     "new_mask_key",
 ]
 
@@ -57,6 +65,9 @@ OP_BINARY = 0x2
 OP_CLOSE = 0x8
 OP_PING = 0x9
 OP_PONG = 0xA
+
+#: The first byte's bit that marks a compressed message (RFC 7692).
+RSV1 = 0x40
 
 _OPCODES = frozenset({OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG})
 _CONTROL = frozenset({OP_CLOSE, OP_PING, OP_PONG})
@@ -167,8 +178,15 @@ def _as_bytes(payload: Payload) -> Payload:
     raise TypeError(f"a frame payload must be bytes-like, not {type(payload).__name__}")
 
 
-def _header(opcode: int, length: int, fin: bool, key: bytes) -> bytes:
-    first = (0x80 if fin else 0) | opcode
+class Compressor(Protocol):
+    """What compresses whole messages: the sending half of permessage-deflate."""
+
+    def encode_message(self, data: Payload) -> tuple[bool, Payload]:
+        """``(rsv1, payload)``: the payload to send and whether it is compressed."""
+
+
+def _header(opcode: int, length: int, fin: bool, key: bytes, rsv1: bool = False) -> bytes:
+    first = (0x80 if fin else 0) | (RSV1 if rsv1 else 0) | opcode
     if length < 126:
         return bytes((first, 0x80 | length)) + key
     if length < 65536:
@@ -178,17 +196,21 @@ def _header(opcode: int, length: int, fin: bool, key: bytes) -> bytes:
     return struct.pack("!BBQ", first, 0xFF, length) + key
 
 
-def _check(opcode: int, length: int, fin: bool) -> None:
+def _check(opcode: int, length: int, fin: bool, rsv1: bool = False) -> None:
     if opcode not in _OPCODES:
         raise ValueError(f"invalid opcode {opcode!r}")
+    if rsv1 and opcode not in (OP_TEXT, OP_BINARY):
+        raise ValueError("RSV1 (compressed) is only for the first frame of a text or binary message")
     if opcode in _CONTROL and (length > 125 or not fin):
         raise ValueError(f"control frame payload of {length} bytes (the limit is 125) or not final")
 
 
-def encode_frame(opcode: int, payload: Payload, fin: bool = True, mask_key: bytes | None = None) -> bytes:
+def encode_frame(
+    opcode: int, payload: Payload, fin: bool = True, mask_key: bytes | None = None, rsv1: bool = False
+) -> bytes:
     """One masked client frame carrying ``payload`` (bytes, bytearray or memoryview).
 
-    Byte-identical to ``ABNF(fin, 0, 0, 0, opcode, 1, payload).format()`` for
+    Byte-identical to ``ABNF(fin, rsv1, 0, 0, opcode, 1, payload).format()`` for
     the same ``mask_key`` (a fresh one from :func:`new_mask_key` by default).
     Raises :class:`ValueError` for an unknown opcode or a control frame over
     125 bytes or fragmented (RFC 6455 §5.5), :class:`TypeError` for a payload
@@ -196,9 +218,9 @@ def encode_frame(opcode: int, payload: Payload, fin: bool = True, mask_key: byte
     """
     payload = _as_bytes(payload)
     length = len(payload)
-    _check(opcode, length, fin)
+    _check(opcode, length, fin, rsv1)
     key = new_mask_key() if mask_key is None else mask_key
-    return _header(opcode, length, fin, key) + mask(payload, key)
+    return _header(opcode, length, fin, key, rsv1) + mask(payload, key)
 
 
 def encode_frames(frames: Iterable[tuple[int, Payload]]) -> bytes:
@@ -213,6 +235,7 @@ def frame_chunks(
     fin: bool = True,
     chunk_size: int = CHUNK_SIZE,
     mask_key: bytes | None = None,
+    rsv1: bool = False,
 ) -> Iterator[bytes]:
     """The frame of :func:`encode_frame` in pieces whose concatenation is that frame.
 
@@ -225,11 +248,25 @@ def frame_chunks(
     if chunk_size <= 0 or chunk_size % 4:
         raise ValueError("chunk_size must be a positive multiple of 4")
     length = len(payload)
-    _check(opcode, length, fin)
+    _check(opcode, length, fin, rsv1)
     key = new_mask_key() if mask_key is None else mask_key
+    header = _header(opcode, length, fin, key, rsv1)
     if length <= chunk_size:
-        return iter((_header(opcode, length, fin, key) + mask(payload, key),))
-    return _chunks(_header(opcode, length, fin, key), memoryview(payload), key, chunk_size)
+        return iter((header + mask(payload, key),))
+    return _chunks(header, memoryview(payload), key, chunk_size)
+
+
+def message_chunks(
+    opcode: int, payload: Payload, compressor: Compressor, chunk_size: int = CHUNK_SIZE
+) -> Iterator[bytes]:
+    """A whole text or binary message as one final frame, in the pieces of
+    :func:`frame_chunks`, compressed by ``compressor`` (RSV1 set) when it
+    chooses to. Compresses at once: call it where the compressor's order must
+    be the wire order (under the write lock)."""
+    if opcode not in (OP_TEXT, OP_BINARY):
+        raise ValueError(f"only text and binary messages are compressed, not opcode {opcode!r}")
+    rsv1, data = compressor.encode_message(_as_bytes(payload))
+    return frame_chunks(opcode, data, chunk_size=chunk_size, rsv1=rsv1)
 
 
 def _chunks(header: bytes, view: memoryview, key: bytes, chunk_size: int) -> Iterator[bytes]:

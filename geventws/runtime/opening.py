@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 import gevent
 
 from ..exceptions import ConnectError, OpenTimeout, WebSocketError
+from ..protocol.extensions import DeflateParams
 from ..protocol.handshake import (
     Response,
+    accept_upgrade,
     build_request,
-    check_response,
     new_key,
     parse_response,
     redirect_target,
@@ -49,12 +50,16 @@ T = TypeVar("T")
 
 @dataclasses.dataclass(frozen=True)
 class Opened:
-    """A stream whose upgrade succeeded, and the bytes read past the response head."""
+    """A stream whose upgrade succeeded, and the bytes read past the response head.
+
+    ``deflate``: the permessage-deflate parameters agreed, ``None`` without compression.
+    """
 
     transport: Transport
     response: Response
     subprotocol: str | None
     leftover: bytes
+    deflate: DeflateParams | None = None
 
 
 def resolve(provider: Callable[[], T]) -> T:
@@ -161,9 +166,11 @@ class _Opening:
         redirect = redirect_target(uri, response)
         if redirect is not None:
             return redirect, response
-        subprotocol = check_response(response, key, self.offer)
-        self.log.debug("handshake done: %s %s", response.status, response.reason)
-        return Opened(transport, response, subprotocol, leftover)
+        agreed = accept_upgrade(response, key, self.offer, self.options.deflate)
+        self.log.debug(
+            "handshake done: %s %s, compression: %s", response.status, response.reason, agreed.deflate
+        )
+        return Opened(transport, response, agreed.subprotocol, leftover, agreed.deflate)
 
 
 def upgrade(
@@ -176,7 +183,15 @@ def upgrade(
 ) -> tuple[Response, bytes]:
     """Send the upgrade request; return the final response head and the bytes
     read past it (the start of the frames, or of a refusal's body)."""
-    request = build_request(uri, key, headers, origin=options.origin, subprotocols=offer)
+    deflate = options.deflate
+    request = build_request(
+        uri,
+        key,
+        headers,
+        origin=options.origin,
+        subprotocols=offer,
+        extensions=None if deflate is None else deflate.header_value(),
+    )
     try:
         transport.write(request)
         head, rest = transport.read_head(b"", options.max_response_head)

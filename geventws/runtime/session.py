@@ -33,6 +33,7 @@ from ..exceptions import ConnectionClosed, ProtocolError, WebSocketError
 from ..protocol.closing import ClosingHandshake
 from ..protocol.codes import OP_CLOSE, OP_PING, OP_PONG
 from ..protocol.events import Close, Event, Ping, Pong
+from ..protocol.extensions import PerMessageDeflate
 from ..protocol.options import Options
 from ..protocol.parser import FrameParser
 from ..protocol.state import State
@@ -220,6 +221,8 @@ class Session:
             return None
         self.transport = opened.transport
         self._observer.opened(opened.transport)
+        if opened.deflate is not None:  # both compression contexts are new with every attempt
+            opened.transport.deflate = PerMessageDeflate(opened.deflate, self._options.max_message_size)
         try:
             self._after_handshake(opened)
         except (OSError, ConnectionClosed) as exc:  # the replay or the flush met a dead connection
@@ -247,7 +250,7 @@ class Session:
         owner._now_open(opened.response, flushed)
 
     def _receive_loop(self, transport: Transport, data: bytes) -> None:
-        parser = FrameParser(self._options.max_message_size)
+        parser = FrameParser(self._options.max_message_size, transport.deflate)
         tracer = self._observer.tracer
         try:
             while True:

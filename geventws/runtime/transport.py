@@ -16,7 +16,8 @@ import gevent.lock
 import gevent.socket
 
 from ..exceptions import HandshakeError
-from ..protocol.writer import Payload, encode_frames, frame_chunks
+from ..protocol.extensions import PerMessageDeflate
+from ..protocol.writer import OP_BINARY, OP_TEXT, Payload, encode_frames, frame_chunks, message_chunks
 
 __all__ = ["Transport", "WriteProgress"]
 
@@ -37,9 +38,15 @@ class Transport:
     lock, writes the rest. If the stream fails part-way (or the helper is
     killed), the transport is aborted: never a partial frame followed by
     another frame.
+
+    With permessage-deflate agreed, :attr:`deflate` is set and text and
+    binary messages are compressed under the lock, so that the compression
+    context follows the wire order. A compressed message is committed: an
+    interruption after its compression finishes the write (the server's
+    inflater must see every message the compressor saw).
     """
 
-    __slots__ = ("_closed", "_write_lock", "on_frame_sent", "sock")
+    __slots__ = ("_closed", "_write_lock", "deflate", "on_frame_sent", "sock")
 
     def __init__(self, sock: gevent.socket.socket) -> None:
         self.sock = sock
@@ -47,6 +54,8 @@ class Transport:
         self.on_frame_sent: Callable[[int, Payload, bool], None] | None = None
         self._write_lock = gevent.lock.Semaphore()
         self._closed = False
+        #: permessage-deflate, once agreed: the writes use its sending half.
+        self.deflate: PerMessageDeflate | None = None
 
     @property
     def closed(self) -> bool:
@@ -64,7 +73,12 @@ class Transport:
         interruption, ``progress`` (if given) tells whether the frame was
         cancelled (``not progress.started``) or is being finished.
         """
-        self._write_whole(frame_chunks(opcode, payload, fin), progress)
+        deflate = self.deflate
+        if deflate is not None and fin and opcode in (OP_TEXT, OP_BINARY):
+            self._write_whole(lambda: message_chunks(opcode, payload, deflate), progress, commit=True)
+        else:
+            pieces = frame_chunks(opcode, payload, fin)
+            self._write_whole(lambda: pieces, progress)
         if self.on_frame_sent is not None:
             self.on_frame_sent(opcode, payload, fin)
 
@@ -72,25 +86,33 @@ class Transport:
         self, frames: Iterable[tuple[int, Payload]], progress: WriteProgress | None = None
     ) -> None:
         """Write several final frames, ``(opcode, payload)`` each, with one system
-        call; whole or not at all, like one frame."""
+        call; whole or not at all, like one frame. Never compressed (RFC 7692
+        lets any message go uncompressed)."""
         frames = list(frames)
-        self._write_whole(iter((encode_frames(frames),)), progress)
+        data = encode_frames(frames)
+        self._write_whole(lambda: iter((data,)), progress)
         if self.on_frame_sent is not None:
             for opcode, payload in frames:
                 self.on_frame_sent(opcode, payload, True)
 
     def write(self, data: bytes) -> None:
         """Write all of ``data`` (the handshake request, an encoded frame)."""
-        self._write_whole(iter((data,)), None)
+        self._write_whole(lambda: iter((data,)), None)
 
-    def _write_whole(self, pieces: Iterator[bytes], progress: WriteProgress | None) -> None:
+    def _write_whole(
+        self, pieces: Callable[[], Iterator[bytes]], progress: WriteProgress | None, commit: bool = False
+    ) -> None:
+        """Write the frame ``pieces()`` makes, under the lock; ``commit``: the
+        frame is started (written whole, or the stream aborted) once made."""
         pending = WriteProgress() if progress is None else progress
-        pending.pieces = pieces
         lock = self._write_lock
         lock.acquire()  # interrupted here: nothing was written, nothing to undo
         try:
             if self._closed:
                 raise ConnectionResetError("the connection is closed")
+            pending.pieces = pieces()
+            if commit:
+                pending.started = True
             pending.run(self.sock)
         except Exception:
             if pending.started:
@@ -155,9 +177,9 @@ class Transport:
 
 
 class WriteProgress:
-    """Where one write stands. ``started``: its first byte reached the socket
-    (from then on it is written whole, or the transport aborted). ``done``:
-    written whole."""
+    """Where one write stands. ``started``: its first byte reached the socket,
+    or its message was compressed (from then on it is written whole, or the
+    transport aborted). ``done``: written whole."""
 
     __slots__ = ("done", "offset", "pieces", "started", "view")
 

@@ -1,7 +1,10 @@
 """An independent WebSocket server for the tests: the ``websockets`` package.
 
-Run as a subprocess: ``python -m tests.servers.ws_server [--cert C --key K]``.
-It prints ``PORT <n>`` once listening. Routes, by path:
+Run as a subprocess: ``python -m tests.servers.ws_server [--cert C --key K] [--deflate JSON]``.
+It prints ``PORT <n>`` once listening. ``--deflate`` accepts permessage-deflate
+with exactly these ``ServerPerMessageDeflateFactory`` arguments (a JSON object);
+without it the server keeps websockets' default (it accepts the client's offer).
+Routes, by path:
 
 - ``/headers``: first sends a JSON text message ``{"path", "headers"}``
   describing the request, then echoes.
@@ -12,6 +15,7 @@ It prints ``PORT <n>`` once listening. Routes, by path:
   before echoing each message (to expose a client that blocks its hub).
 - ``/reject/<status>``: refuses the upgrade with that HTTP status and body
   ``rejected <status>``.
+- ``/fragment/<n>``: echoes every message in ``n`` fragments.
 - anything else: echoes every message back, text as text, binary as binary.
 """
 
@@ -27,6 +31,7 @@ import sys
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
 
 
@@ -48,10 +53,15 @@ async def serve_one(ws: ServerConnection) -> None:
         await ws.close(int(code), reason)
         return
     delay = float(path.split("/")[2]) if path.startswith("/slow/") else 0.0
+    fragments = int(path.split("/")[2]) if path.startswith("/fragment/") else 1
     async for message in ws:
         if delay:
             await asyncio.sleep(delay)
-        await ws.send(message)
+        if fragments > 1 and message:  # an empty iterable is no message
+            size = max(1, -(-len(message) // fragments))
+            await ws.send([message[i : i + size] for i in range(0, len(message), size)])
+        else:
+            await ws.send(message)
 
 
 async def process_request(ws: ServerConnection, request: Request) -> Response | None:
@@ -67,7 +77,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cert")
     parser.add_argument("--key")
+    parser.add_argument("--deflate", type=json.loads)
     args = parser.parse_args()
+    deflate = {}
+    if args.deflate is not None:
+        deflate = {"compression": None, "extensions": [ServerPerMessageDeflateFactory(**args.deflate)]}
     context = None
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -80,6 +94,7 @@ async def main() -> None:
         process_request=process_request,
         ping_interval=None,
         max_size=None,
+        **deflate,
     ) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"PORT {port}", flush=True)

@@ -7,9 +7,12 @@ import base64
 import pytest
 
 import geventws
-from geventws.exceptions import HandshakeError, InvalidHeader, InvalidURL
+from geventws.exceptions import HandshakeError, InvalidHeader, InvalidURL, NegotiationError
+from geventws.protocol.extensions import DeflateOffer, DeflateParams
 from geventws.protocol.handshake import (
+    Agreement,
     Response,
+    accept_upgrade,
     accept_value,
     build_request,
     check_response,
@@ -289,3 +292,39 @@ def test_a_server_choice_from_the_header_offer_is_accepted() -> None:
     _, offer = subprotocol_offer(headers, ())
     response = parse_response(good_head(RFC_KEY, "Sec-WebSocket-Protocol: chat"))
     assert check_response(response, RFC_KEY, offer) == "chat"
+
+
+# -- permessage-deflate --------------------------------------------------------------------------
+
+
+def test_build_request_sends_only_the_extension_offer_given() -> None:
+    user = Headers([("Sec-WebSocket-Extensions", "x-user-extension")])
+    request = build_request(parse_uri("ws://h/"), RFC_KEY, user, extensions="permessage-deflate").decode()
+    assert "Sec-WebSocket-Extensions: permessage-deflate\r\n" in request
+    assert "x-user-extension" not in request
+    assert "Sec-WebSocket-Extensions" not in build_request(parse_uri("ws://h/"), RFC_KEY, user).decode()
+
+
+def test_accept_upgrade_returns_what_was_agreed() -> None:
+    offer = DeflateOffer(server_max_window_bits=10)
+    answer = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10"
+    agreed = accept_upgrade(parse_response(good_head(RFC_KEY, answer)), RFC_KEY, (), offer)
+    assert agreed == Agreement(None, DeflateParams(server_max_window_bits=10))
+    declined = accept_upgrade(parse_response(good_head()), RFC_KEY, (), offer)
+    assert declined == Agreement(None, None)
+
+
+@pytest.mark.parametrize(
+    ("offer", "answer"),
+    [
+        (None, "permessage-deflate"),
+        (DeflateOffer(), "permessage-deflate; server_max_window_bits=16"),
+        (DeflateOffer(), "x-webkit-deflate-frame"),
+    ],
+)
+def test_accept_upgrade_refuses_a_bad_extension_answer(offer: DeflateOffer | None, answer: str) -> None:
+    response = parse_response(good_head(RFC_KEY, f"Sec-WebSocket-Extensions: {answer}"))
+    with pytest.raises(NegotiationError) as info:
+        accept_upgrade(response, RFC_KEY, (), offer)
+    assert info.value.status == 101
+    assert info.value.headers["Sec-WebSocket-Extensions"] == answer

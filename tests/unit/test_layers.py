@@ -18,7 +18,10 @@ PACKAGE = Path(geventws.__file__).resolve().parent
 # -- the pure modules import neither gevent nor websocket -----------------------------------------
 
 PROTOCOL_MODULES = sorted(
-    f"protocol.{path.stem}".removesuffix(".__init__") for path in (PACKAGE / "protocol").glob("*.py")
+    ".".join(("protocol", *path.relative_to(PACKAGE / "protocol").with_suffix("").parts)).removesuffix(
+        ".__init__"
+    )
+    for path in (PACKAGE / "protocol").rglob("*.py")
 )
 PURE = ["exceptions", *PROTOCOL_MODULES]
 FORBIDDEN = {"gevent", "greenlet", "websocket", "socket"}

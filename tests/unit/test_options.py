@@ -9,6 +9,7 @@ import pytest
 import geventws
 from geventws.exceptions import InvalidHeader, InvalidURL
 from geventws.protocol.backoff import Verdict, default_classifier
+from geventws.protocol.extensions import DeflateOffer
 from geventws.protocol.headers import Headers
 from geventws.protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, make_options
 from geventws.protocol.uri import parse_uri
@@ -207,3 +208,36 @@ def test_a_url_callable_returning_a_bad_url_is_a_final_typed_error(returned: obj
     with pytest.raises(InvalidURL) as info:
         opts.resolve_uri()
     assert default_classifier(info.value) == Verdict(False)
+
+
+# -- compression -------------------------------------------------------------------------------
+
+
+def test_compression_is_off_by_default_and_stored_as_one_offer() -> None:
+    assert make_options("ws://h/").deflate is None
+    opts = make_options("ws://h/", compression="deflate", server_max_window_bits=10)
+    assert opts.deflate == DeflateOffer(server_max_window_bits=10)
+    assert (
+        opts.deflate.header_value() == "permessage-deflate; server_max_window_bits=10; client_max_window_bits"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"compression": "gzip"}, ValueError, "compression must be 'deflate' or None"),
+        ({"compression": True}, ValueError, "compression must be"),
+        ({"compression": "deflate", "client_max_window_bits": 8}, ValueError, "zlib"),
+        ({"compression": "deflate", "client_max_window_bits": 16}, ValueError, "between 9 and 15"),
+        ({"compression": "deflate", "server_max_window_bits": 7}, ValueError, "between 8 and 15"),
+        ({"compression": "deflate", "server_max_window_bits": "9"}, TypeError, "int"),
+        ({"compression": "deflate", "server_no_context_takeover": 1}, TypeError, "bool"),
+        ({"server_max_window_bits": 10}, ValueError, "server_max_window_bits only apply with compression"),
+        ({"client_no_context_takeover": True}, ValueError, "only apply with compression='deflate'"),
+    ],
+)
+def test_compression_options_are_checked_at_construction(
+    kwargs: dict[str, object], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        make_options("ws://h/", **kwargs)  # type: ignore[arg-type]

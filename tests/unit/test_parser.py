@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import struct
+import zlib
 
 import pytest
 
 import geventws
 from geventws.exceptions import MessageTooBig, ProtocolError
 from geventws.protocol.events import Close, Event, Ping, Pong
+from geventws.protocol.extensions import DeflateParams, PerMessageDeflate
 from geventws.protocol.parser import FrameParser, parse_close
 from tests.rawserver import BINARY, CLOSE, CONT, PING, PONG, TEXT, frame
 
@@ -237,6 +239,7 @@ class Upper:
     """A toy extension: RSV1 marks messages sent in lower case."""
 
     reserved_bits = 0x40
+    max_wire_size = None
 
     def __init__(self) -> None:
         self.calls: list[tuple[bytes, int, bool]] = []
@@ -254,3 +257,54 @@ def test_extension_seam_allows_its_bits_and_decodes_marked_messages() -> None:
     assert extension.calls == [(b"ab", 0x40, False), (b"c", 0x40, True)]
     with pytest.raises(ProtocolError):  # RSV1 on a continuation frame stays an error
         FrameParser(None, extension).feed(frame(TEXT, b"a", rsv=4, fin=False) + frame(CONT, b"b", rsv=4))
+
+
+# -- permessage-deflate through the seam ----------------------------------------------------------
+
+
+def deflated(data: bytes, stream: zlib._Compress | None = None, final: bool = True) -> bytes:
+    stream = stream or zlib.compressobj(6, zlib.DEFLATED, -15)
+    out = stream.compress(data) + stream.flush(zlib.Z_SYNC_FLUSH)
+    return out[:-4] if final else out
+
+
+def zeros_bomb(mebibytes: int) -> bytes:
+    stream = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return b"".join(deflated(b"\0" * 2**20, stream, final=False) for _ in range(mebibytes))
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 7, 4096])
+def test_compressed_messages_in_any_split(chunk: int | None) -> None:
+    stream = zlib.compressobj(6, zlib.DEFLATED, -15)  # context takeover across messages
+    text = "κόσμε 😀 ".encode() * 5000
+    frames = [
+        frame(TEXT, deflated(text, stream), rsv=4),
+        frame(BINARY, b"plain"),
+        frame(BINARY, deflated(b"ab" * 40_000, stream, final=False), rsv=4, fin=False),
+        frame(PING, b"p"),
+        frame(CONT, deflated(b"tail", stream)),
+        frame(TEXT, deflated(text, stream), rsv=4),  # back-references into earlier messages
+    ]
+    parser = FrameParser(2**20, PerMessageDeflate(DeflateParams(), 2**20))
+    data = b"".join(frames)
+    step = chunk or len(data)
+    events = [event for i in range(0, len(data), step) for event in parser.feed(data[i : i + step])]
+    assert events == [text.decode(), b"plain", Ping(b"p"), b"ab" * 40_000 + b"tail", text.decode()]
+
+
+@pytest.mark.parametrize("opcode", [TEXT, BINARY])
+def test_a_bomb_fails_while_its_frame_is_still_arriving(opcode: int) -> None:
+    data = frame(opcode, zeros_bomb(64), rsv=4)  # 64 KiB on the wire, 64 MiB inflated
+    parser = FrameParser(2**20, PerMessageDeflate(DeflateParams(), 2**20))
+    with pytest.raises(MessageTooBig):
+        parser.feed(data[: len(data) // 2])
+
+
+def test_a_compressed_message_is_bounded_on_the_wire_too() -> None:
+    deflate = PerMessageDeflate(DeflateParams(), 1000)
+    assert deflate.max_wire_size is not None and deflate.max_wire_size > 1000
+    parser = FrameParser(1000, deflate)
+    with pytest.raises(MessageTooBig):  # from the header: no payload needed
+        parser.feed(frame(BINARY, b"", rsv=4, length=deflate.max_wire_size + 1)[:10])
+    with pytest.raises(MessageTooBig):  # an uncompressed one keeps max_message_size
+        FrameParser(1000, deflate).feed(frame(BINARY, b"", length=1001)[:4])

@@ -260,3 +260,44 @@ def test_mask_is_its_own_inverse() -> None:
     data = os.urandom(1001)
     key = os.urandom(4)
     assert writer.mask(writer.mask(data, key), key) == data
+
+
+# -- permessage-deflate: RSV1 -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("opcode", [OP_TEXT, OP_BINARY])
+def test_rsv1_frames_match_abnf(opcode: int) -> None:
+    key = b"\x01\x02\x03\x04"
+    for payload in (b"", b"x" * 125, b"y" * 70_000):
+        expected = ABNF(1, 1, 0, 0, opcode, 1, payload)
+        expected.get_mask_key = lambda n: key  # type: ignore[method-assign]
+        assert encode_frame(opcode, payload, mask_key=key, rsv1=True) == expected.format()
+        chunks = frame_chunks(opcode, payload, chunk_size=4096, mask_key=key, rsv1=True)
+        assert b"".join(chunks) == expected.format()
+
+
+@pytest.mark.parametrize("opcode", [OP_PING, OP_PONG, OP_CLOSE, OP_CONT])
+def test_rsv1_is_refused_where_rfc_7692_forbids_it(opcode: int) -> None:
+    with pytest.raises(ValueError, match="RSV1"):
+        encode_frame(opcode, b"", rsv1=True)
+
+
+class Shouting:
+    """A compressor that compresses only messages of 3 bytes or more."""
+
+    def encode_message(self, data: writer.Payload) -> tuple[bool, writer.Payload]:
+        return (True, bytes(data).upper()) if len(data) >= 3 else (False, data)
+
+
+def test_message_chunks_sets_rsv1_when_the_compressor_did() -> None:
+    compressed = b"".join(writer.message_chunks(OP_TEXT, b"abc", Shouting()))
+    assert compressed[0] == 0xC1 and unmask_payload(compressed) == b"ABC"
+    plain = b"".join(writer.message_chunks(OP_BINARY, memoryview(b"ab"), Shouting()))
+    assert plain[0] == 0x82 and unmask_payload(plain) == b"ab"
+    with pytest.raises(ValueError, match="only text and binary"):
+        writer.message_chunks(OP_PING, b"abc", Shouting())
+
+
+def unmask_payload(frame: bytes) -> bytes:
+    key, payload = frame[2:6], frame[6:]
+    return bytes(b ^ key[i % 4] for i, b in enumerate(payload))
