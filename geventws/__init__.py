@@ -39,6 +39,7 @@ from .exceptions import (
     TLSError,
     WebSocketError,
 )
+from .fleet import Fleet
 from .protocol.backoff import ReconnectPolicy, Verdict, default_classifier
 from .protocol.codes import CloseCode, ErrorCode
 from .protocol.handshake import Response
@@ -81,6 +82,7 @@ __all__ = [
     "ConnectionClosedError",
     "ConnectionClosedOK",
     "ErrorCode",
+    "Fleet",
     "HandshakeError",
     "Headers",
     "InvalidMessage",
