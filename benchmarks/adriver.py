@@ -143,23 +143,41 @@ async def hold(seconds: float) -> dict[str, Any]:
     return {"hold_t0": t0, "hold_t1": t1, "hold_cpu": cpu1 - cpu0, "stall_max": worst[0]}
 
 
+async def one_round(a: Adapter, conns: list[Any]) -> dict[str, float]:
+    """One 32 B round trip on every connection at once: CPU seconds per round trip."""
+    data = b"x" * 32
+
+    async def round_trip(conn: Any) -> None:
+        await a.send(conn, data)
+        await a.recv(conn)
+
+    span = Span()
+    await asyncio.wait_for(asyncio.gather(*(round_trip(c) for c in conns)), 120)
+    span.stop()
+    return {"cpu_per_rt": span.cpu / max(1, len(conns))}
+
+
 async def scale(
     a: Adapter, url: str, n: int, ramp_n: int, ping_interval: float, seconds: float
 ) -> dict[str, Any]:
-    """Open ``ramp_n`` (the reference rate), close; open ``n``; hold them ``seconds``; close."""
+    """Open ``ramp_n`` (the reference), one round trip each, close; open ``n``; hold them
+    ``seconds``; one round trip each; close."""
     small, small_span, _ = await open_many(a, url, ramp_n, ping_interval)
+    reference = await one_round(a, small)
     await close_many(a, small)
-    del small
     conns, span, failures = await open_many(a, url, n, ping_interval)
     result: dict[str, Any] = {
-        "ref_opened": ramp_n,
+        "ref_opened": len(small),
         "ref_wall": small_span.wall,
         "ref_cpu": small_span.cpu,
+        "ref_cpu_per_rt": reference["cpu_per_rt"],
         "opened": len(conns),
         "failures": failures,
         "open_wall": span.wall,
         "open_cpu": span.cpu,
     }
+    del small
     result.update(await hold(seconds))
+    result.update(await one_round(a, conns))
     await close_many(a, conns)
     return result

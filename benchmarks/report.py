@@ -85,6 +85,22 @@ METRICS = [
         False,
     ),
     Metric(
+        "sc_rt_cpu",
+        "scale",
+        "scale: CPU per round trip, all at once",
+        "µs",
+        lambda r: 1e6 * r["cpu_per_rt"],
+        False,
+    ),
+    Metric(
+        "sc_rt_growth",
+        "scale",
+        "scale: CPU per round trip at N / at reference",
+        "×",
+        lambda r: _div(r["cpu_per_rt"], r["ref_cpu_per_rt"]),
+        False,
+    ),
+    Metric(
         "sc_stall",
         "scale",
         "scale: worst hub/loop stall holding",
@@ -152,7 +168,9 @@ def render(table: dict[str, dict[str, float]], kinds: list[str], labels: dict[st
     for metric in METRICS:
         if metric.key not in table:
             continue
-        name = f"{metric.label} ({metric.unit}{'' if metric.higher_is_better else ', lower is better'})"
+        notes = [metric.unit] if metric.unit else []
+        notes += [] if metric.higher_is_better else ["lower is better"]
+        name = metric.label + (f" ({', '.join(notes)})" if notes else "")
         row = table[metric.key]
         absolute.append(f"| {name} | " + " | ".join(_fmt(row.get(k)) for k in kinds) + " |")
         ratios_b.append(
@@ -184,9 +202,11 @@ def chart(
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return None
-    rows = [m for m in METRICS if m.key in table and m.key not in ("sc_ref", "sc_failed", "sc_pings")]
+    skip = ("sc_ref", "sc_failed", "sc_pings", "sc_ratio", "sc_rt_growth")  # not ratios to b that mean much
+    rows = [m for m in METRICS if m.key in table and m.key not in skip]
     fig, ax = plt.subplots(figsize=(11, 0.55 * len(rows) * max(1, len(kinds)) / 3 + 2))
     height = 0.8 / max(1, len(kinds))
     for i, kind in enumerate(kinds):
@@ -202,6 +222,8 @@ def chart(
     ax.invert_yaxis()
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel(
         f"× {labels.get(BASELINE, BASELINE)} (higher is better; 'inverted' rows show baseline / value)"
     )
@@ -209,5 +231,6 @@ def chart(
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
+    fig.savefig(path.with_suffix(".png"), dpi=110)
     plt.close(fig)
     return path

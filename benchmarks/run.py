@@ -19,6 +19,7 @@ import os
 import platform
 import subprocess
 import sys
+import textwrap
 import time
 from importlib import metadata
 from pathlib import Path
@@ -115,10 +116,13 @@ class EchoServer:
             self.proc.wait()
 
 
-def run_one(server: EchoServer, kind: str, name: str, quick: bool) -> dict[str, Any]:
+def run_one(
+    server: EchoServer, kind: str, name: str, quick: bool, overrides: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """One worker process: its result, or its error."""
     _, scenario, full, small, deadline = RUNS[name]
     params = dict(small if quick else full, url=server.url, limit=deadline)
+    params.update(overrides.get(name, {}))
     if scenario == "scale":
         server.ask("RESET")
     command = [sys.executable, "-m", "benchmarks.worker", kind, scenario, json.dumps(params)]
@@ -184,7 +188,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--raw-server", action="store_true", help="the minimal asyncio echo server, not picows"
     )
     parser.add_argument("--no-files", action="store_true", help="print only: no JSON, no chart")
+    parser.add_argument("--s3-n", type=int, help="connections in S3 (default 10,000; --quick 200)")
+    parser.add_argument("--scale-n", type=int, help="connections in the scale run (default 19,500)")
+    parser.add_argument("--scale-seconds", type=float, help="how long the scale run holds (default 30 s)")
     return parser.parse_args(argv)
+
+
+def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The parameters changed on the command line, per run."""
+    changed: dict[str, dict[str, Any]] = {"S3": {}, "scale": {}}
+    if args.s3_n:
+        changed["S3"]["n"] = args.s3_n
+    if args.scale_n:
+        changed["scale"]["n"] = args.scale_n
+        changed["scale"]["ramp_n"] = min(2000, args.scale_n)
+    if args.scale_seconds:
+        changed["scale"]["seconds"] = args.scale_seconds
+    return changed
 
 
 def selected(args: argparse.Namespace) -> tuple[list[str], list[str]]:
@@ -213,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in runs:
                 order = kinds[rep % len(kinds) :] + kinds[: rep % len(kinds)]
                 for kind in order:
-                    record = run_one(server, kind, name, args.quick)
+                    record = run_one(server, kind, name, args.quick, overrides(args))
                     record["rep"] = rep
                     records.append(record)
                     status = record.get("error", "ok")
@@ -236,7 +256,7 @@ def finish(
     title = (
         f"geventws benchmark {stamp:%Y-%m-%d}{' (quick)' if args.quick else ''}: {box['cores']} cores, "
         f"{box['cpu']}, Python {box['python']}, server {box['server']}\n"
-        + ", ".join(f"{k} {v}" for k, v in box["versions"].items())
+        + textwrap.fill(", ".join(f"{k} {v}" for k, v in box["versions"].items()), 100)
     )
     print(title + "\n")
     print(report.render(table, kinds, LABELS))

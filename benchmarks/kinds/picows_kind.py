@@ -51,8 +51,9 @@ class Adapter:
             self.listener,
             url,
             enable_auto_ping=bool(ping_interval),
-            auto_ping_idle_timeout=ping_interval or 10,
-            auto_ping_reply_timeout=ping_interval or 10,
+            # picows pings every idle + reply timeout: half each makes the period ping_interval
+            auto_ping_idle_timeout=(ping_interval or 10) / 2,
+            auto_ping_reply_timeout=(ping_interval or 10) / 2,
             auto_ping_strategy=self.periodic,
             max_frame_size=64 * 2**20,
             websocket_handshake_timeout=60,
