@@ -188,6 +188,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--raw-server", action="store_true", help="the minimal asyncio echo server, not picows"
     )
     parser.add_argument("--no-files", action="store_true", help="print only: no JSON, no chart")
+    parser.add_argument("--budget", type=float, help="start no new run after this many seconds")
     parser.add_argument("--s3-n", type=int, help="connections in S3 (default 10,000; --quick 200)")
     parser.add_argument("--scale-n", type=int, help="connections in the scale run (default 19,500)")
     parser.add_argument("--scale-seconds", type=float, help="how long the scale run holds (default 30 s)")
@@ -227,24 +228,41 @@ def main(argv: list[str] | None = None) -> int:
     kinds, runs = selected(args)
     server = EchoServer(args.raw_server)
     records: list[dict[str, Any]] = []
-    started = time.monotonic()
     try:
-        for rep in range(args.reps):
-            for name in runs:
-                order = kinds[rep % len(kinds) :] + kinds[: rep % len(kinds)]
-                for kind in order:
-                    record = run_one(server, kind, name, args.quick, overrides(args))
-                    record["rep"] = rep
-                    records.append(record)
-                    status = record.get("error", "ok")
-                    print(
-                        f"[{time.monotonic() - started:6.0f} s] rep {rep + 1} {name:9} {kind:11} {status}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+        sitting(args, server, kinds, runs, records)
+    except KeyboardInterrupt:  # Ctrl-C: report what was measured so far
+        print("interrupted: the tables show the runs done so far", file=sys.stderr)
     finally:
         server.stop()
     return finish(args, kinds, records, machine(server.kind))
+
+
+def sitting(
+    args: argparse.Namespace,
+    server: EchoServer,
+    kinds: list[str],
+    runs: list[str],
+    records: list[dict[str, Any]],
+) -> None:
+    """Every run, repetition by repetition, the kinds' order rotating; stops early at --budget."""
+    started = time.monotonic()
+    for rep in range(args.reps):
+        for name in runs:
+            order = kinds[rep % len(kinds) :] + kinds[: rep % len(kinds)]
+            for kind in order:
+                if args.budget and time.monotonic() - started > args.budget:
+                    print(f"budget of {args.budget:.0f} s spent: stopping", file=sys.stderr)
+                    return
+                record = run_one(server, kind, name, args.quick, overrides(args))
+                record["rep"] = rep
+                records.append(record)
+                status = record.get("error", "ok")
+                elapsed = time.monotonic() - started
+                print(
+                    f"[{elapsed:6.0f} s] rep {rep + 1} {name:9} {kind:11} {status}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 def finish(

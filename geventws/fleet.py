@@ -134,6 +134,9 @@ class Fleet:
     is called after the fleet counted the message. The other keyword options
     are :class:`~geventws.Connection`'s (``ping_interval``, ``reconnect``,
     ``headers``…), the same for every connection.
+
+    A fleet is used from the greenlets of one hub (its connections' methods
+    may still be called from other threads, as always).
     """
 
     def __init__(

@@ -162,3 +162,53 @@ def test_callbacks_the_fleet_owns_cannot_be_passed() -> None:
         geventws.Fleet("ws://127.0.0.1:1/", 1, on_close=lambda c: None)
     with pytest.raises(ValueError):
         geventws.Fleet([], 1)
+
+
+def test_close_keeps_its_deadline_when_the_server_never_answers(raw_server: RawServerFactory) -> None:
+    done = gevent.event.Event()
+
+    def deaf(peer: Peer) -> None:
+        peer.handshake()
+        done.wait(10 * WAIT)  # never reads the close frame, never answers it
+
+    server = raw_server(deaf)
+    fleet = geventws.Fleet(server.url(), 4, close_timeout=1 * UNIT)
+    assert fleet.open(timeout=WAIT).all_open
+    closing = fleet.close(timeout=0.2 * UNIT)
+    assert closing.not_closed == 4 and closing.closed == 0  # reported, not waited for
+    assert all(conn.wait_closed(3 * UNIT) for conn in fleet.connections)  # each close_timeout ends it
+    assert {conn.close_code for conn in fleet.connections} == {1006}
+    done.set()
+
+
+def test_reconnects_and_errors_are_counted_per_connection(raw_server: RawServerFactory) -> None:
+    visits = 0
+
+    def drops_the_first_round(peer: Peer) -> None:
+        nonlocal visits
+        visits += 1
+        first_round = visits <= 3
+        peer.handshake()
+        if first_round:
+            return  # the socket closes without a closing handshake
+        peer.send_frame(0x1, b"welcome back")
+        peer.finish()
+
+    server = raw_server(drops_the_first_round)
+    welcomed = gevent.event.Event()
+    count = 0
+
+    def hook(conn: geventws.Connection, data: str | bytes) -> None:
+        nonlocal count
+        count += 1
+        if count == 3:
+            welcomed.set()
+
+    policy = geventws.ReconnectPolicy(first_delay=0.05 * UNIT, min_delay=0.05 * UNIT, factor=1, jitter=0)
+    with geventws.Fleet(server.url(), 3, reconnect=policy, on_message=hook) as fleet:
+        report = fleet.open(timeout=WAIT)  # settles at the first handshakes, dropped or not
+        assert not report.failed and report.pending == 0
+        assert welcomed.wait(WAIT)
+        assert [(s.opens, s.reconnects, s.messages_in) for s in fleet.stats] == [(2, 1, 1)] * 3
+        assert all(s.errors[0][0] is ErrorCode.CONNECTION_LOST for s in fleet.stats)
+        assert fleet.totals()["reconnects"] == 3
