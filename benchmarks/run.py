@@ -117,12 +117,19 @@ class EchoServer:
 
 
 def run_one(
-    server: EchoServer, kind: str, name: str, quick: bool, overrides: dict[str, dict[str, Any]]
+    server: EchoServer,
+    kind: str,
+    name: str,
+    quick: bool,
+    overrides: dict[str, dict[str, Any]],
+    profile: bool = False,
 ) -> dict[str, Any]:
     """One worker process: its result, or its error."""
     _, scenario, full, small, deadline = RUNS[name]
     params = dict(small if quick else full, url=server.url, limit=deadline)
     params.update(overrides.get(name, {}))
+    if profile:
+        params["profile"] = True
     if scenario == "scale":
         server.ask("RESET")
     command = [sys.executable, "-m", "benchmarks.worker", kind, scenario, json.dumps(params)]
@@ -142,6 +149,8 @@ def run_one(
             f"PINGS {result['hold_t0']} {result['hold_t1']} {params['ping_interval']}"
         )
     record["result"] = result
+    if profile:
+        print(f"--- profile of {kind} {name}\n{done.stderr}", file=sys.stderr)
     return record
 
 
@@ -188,6 +197,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--raw-server", action="store_true", help="the minimal asyncio echo server, not picows"
     )
     parser.add_argument("--no-files", action="store_true", help="print only: no JSON, no chart")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile every run (cProfile, to stderr); its figures are slower",
+    )
     parser.add_argument("--budget", type=float, help="start no new run after this many seconds")
     parser.add_argument("--s3-n", type=int, help="connections in S3 (default 10,000; --quick 200)")
     parser.add_argument("--scale-n", type=int, help="connections in the scale run (default 19,500)")
@@ -253,7 +267,7 @@ def sitting(
                 if args.budget and time.monotonic() - started > args.budget:
                     print(f"budget of {args.budget:.0f} s spent: stopping", file=sys.stderr)
                     return
-                record = run_one(server, kind, name, args.quick, overrides(args))
+                record = run_one(server, kind, name, args.quick, overrides(args), args.profile)
                 record["rep"] = rep
                 records.append(record)
                 status = record.get("error", "ok")

@@ -3,6 +3,9 @@
 ``python -m benchmarks.worker KIND SCENARIO PARAMS_JSON`` pins itself to the
 client core, raises its descriptor limit, runs the scenario and prints one
 line ``RESULT {json}``. Every scenario runs under a deadline (``limit`` seconds).
+With ``"profile": true`` in the parameters it runs under cProfile and prints
+the costliest functions to stderr (``python -m benchmarks.run --profile`` shows
+them for every run).
 """
 
 from __future__ import annotations
@@ -54,6 +57,17 @@ def run_asyncio(kind: Any, scenario: str, params: dict[str, Any], limit: float) 
     return asyncio.run(_run_async(kind, scenario, params, limit))
 
 
+def profiled(run: Any, kind: Any, scenario: str, params: dict[str, Any], limit: float) -> dict[str, Any]:
+    """Run under cProfile; the 30 costliest functions (own time) go to stderr."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    result: dict[str, Any] = profiler.runcall(run, kind, scenario, params, limit)
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+    return result
+
+
 def main() -> None:
     name, scenario, raw = sys.argv[1], sys.argv[2], sys.argv[3]
     if scenario not in SCENARIOS:
@@ -62,9 +76,10 @@ def main() -> None:
     limit = float(params.pop("limit", 600))
     pin(CLIENT_CORE)
     raise_fd_limit()
+    profile = bool(params.pop("profile", False))
     kind = importlib.import_module(f"benchmarks.kinds.{name}_kind")
     run = run_gevent if kind.RUNTIME == "gevent" else run_asyncio
-    result = run(kind, scenario, params, limit)
+    result = profiled(run, kind, scenario, params, limit) if profile else run(kind, scenario, params, limit)
     print("RESULT " + json.dumps(result), flush=True)
 
 
