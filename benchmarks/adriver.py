@@ -21,9 +21,9 @@ class Adapter(Protocol):
     async def close(self, conn: Any) -> None: ...
 
 
-async def s1(a: Adapter, url: str, n: int, size: int = 32) -> dict[str, Any]:
+async def s1(a: Adapter, urls: list[str], n: int, size: int = 32) -> dict[str, Any]:
     """One connection, ``n`` sequential round trips."""
-    conn = await a.open(url, None)
+    conn = await a.open(urls[0], None)
     data = b"x" * size
     for _ in range(min(n, 200)):
         await a.send(conn, data)
@@ -37,9 +37,9 @@ async def s1(a: Adapter, url: str, n: int, size: int = 32) -> dict[str, Any]:
     return {"ops": n, "wall": span.wall, "cpu": span.cpu}
 
 
-async def s2(a: Adapter, url: str, n: int, size: int, window: int) -> dict[str, Any]:
+async def s2(a: Adapter, urls: list[str], n: int, size: int, window: int) -> dict[str, Any]:
     """One connection, ``n`` messages pipelined (at most ``window`` unanswered)."""
-    conn = await a.open(url, None)
+    conn = await a.open(urls[0], None)
     data = b"x" * size
     room = asyncio.Event()
     state = {"received": 0}
@@ -65,13 +65,15 @@ async def s2(a: Adapter, url: str, n: int, size: int, window: int) -> dict[str, 
     return {"ops": n, "bytes": n * size, "wall": span.wall, "cpu": span.cpu}
 
 
-async def open_many(a: Adapter, url: str, n: int, ping_interval: float | None) -> tuple[list[Any], Span, int]:
+async def open_many(
+    a: Adapter, urls: list[str], n: int, ping_interval: float | None
+) -> tuple[list[Any], Span, int]:
     """Open ``n`` connections, IN_FLIGHT handshakes at a time: (connections, span, failures)."""
     gate = asyncio.Semaphore(IN_FLIGHT)
     conns: list[Any] = []
     failures = 0
 
-    async def one() -> None:
+    async def one(url: str) -> None:
         nonlocal failures
         async with gate:
             try:
@@ -80,7 +82,7 @@ async def open_many(a: Adapter, url: str, n: int, ping_interval: float | None) -
                 failures += 1
 
     span = Span()
-    await asyncio.gather(*(one() for _ in range(n)))
+    await asyncio.gather(*(one(urls[i % len(urls)]) for i in range(n)))
     return conns, span.stop(), failures
 
 
@@ -97,11 +99,11 @@ async def close_many(a: Adapter, conns: list[Any]) -> None:
         await asyncio.wait_for(asyncio.gather(*(one(c) for c in conns)), 120)
 
 
-async def s3(a: Adapter, url: str, n: int, rounds: int, ping_interval: float) -> dict[str, Any]:
+async def s3(a: Adapter, urls: list[str], n: int, rounds: int, ping_interval: float) -> dict[str, Any]:
     """``n`` connections: handshakes, idle memory each (keepalive on), concurrent round trips."""
-    await a.close(await a.open(url, ping_interval))
+    await a.close(await a.open(urls[0], ping_interval))
     before = settled_rss()
-    conns, opening, failures = await open_many(a, url, n, ping_interval)
+    conns, opening, failures = await open_many(a, urls, n, ping_interval)
     memory = settled_rss() - before
     data = b"x" * 32
 
@@ -159,14 +161,14 @@ async def one_round(a: Adapter, conns: list[Any]) -> dict[str, float]:
 
 
 async def scale(
-    a: Adapter, url: str, n: int, ramp_n: int, ping_interval: float, seconds: float
+    a: Adapter, urls: list[str], n: int, ramp_n: int, ping_interval: float, seconds: float
 ) -> dict[str, Any]:
     """Open ``ramp_n`` (the reference), one round trip each, close; open ``n``; hold them
     ``seconds``; one round trip each; close."""
-    small, small_span, _ = await open_many(a, url, ramp_n, ping_interval)
+    small, small_span, _ = await open_many(a, urls, ramp_n, ping_interval)
     reference = await one_round(a, small)
     await close_many(a, small)
-    conns, span, failures = await open_many(a, url, n, ping_interval)
+    conns, span, failures = await open_many(a, urls, n, ping_interval)
     result: dict[str, Any] = {
         "ref_opened": len(small),
         "ref_wall": small_span.wall,

@@ -27,9 +27,9 @@ class Adapter(Protocol):
     def close(self, conn: Any) -> None: ...
 
 
-def s1(a: Adapter, url: str, n: int, size: int = 32) -> dict[str, Any]:
+def s1(a: Adapter, urls: list[str], n: int, size: int = 32) -> dict[str, Any]:
     """One connection, ``n`` sequential round trips."""
-    conn = a.open(url, None)
+    conn = a.open(urls[0], None)
     data = b"x" * size
     for _ in range(min(n, 200)):  # warm up
         a.send(conn, data)
@@ -43,9 +43,9 @@ def s1(a: Adapter, url: str, n: int, size: int = 32) -> dict[str, Any]:
     return {"ops": n, "wall": span.wall, "cpu": span.cpu}
 
 
-def s2(a: Adapter, url: str, n: int, size: int, window: int) -> dict[str, Any]:
+def s2(a: Adapter, urls: list[str], n: int, size: int, window: int) -> dict[str, Any]:
     """One connection, ``n`` messages pipelined (at most ``window`` unanswered)."""
-    conn = a.open(url, None)
+    conn = a.open(urls[0], None)
     data = b"x" * size
     room = gevent.event.Event()
     state = {"received": 0}
@@ -71,13 +71,15 @@ def s2(a: Adapter, url: str, n: int, size: int, window: int) -> dict[str, Any]:
     return {"ops": n, "bytes": n * size, "wall": span.wall, "cpu": span.cpu}
 
 
-def open_many(a: Adapter, url: str, n: int, ping_interval: float | None) -> tuple[list[Any], Span, int]:
+def open_many(
+    a: Adapter, urls: list[str], n: int, ping_interval: float | None
+) -> tuple[list[Any], Span, int]:
     """Open ``n`` connections, IN_FLIGHT handshakes at a time: (connections, span, failures)."""
     pool = gevent.pool.Pool(IN_FLIGHT)
     conns: list[Any] = []
     failures = 0
 
-    def one() -> None:
+    def one(url: str) -> None:
         nonlocal failures
         try:
             conns.append(a.open(url, ping_interval))
@@ -85,8 +87,8 @@ def open_many(a: Adapter, url: str, n: int, ping_interval: float | None) -> tupl
             failures += 1
 
     span = Span()
-    for _ in range(n):
-        pool.spawn(one)
+    for i in range(n):
+        pool.spawn(one, urls[i % len(urls)])
     pool.join()
     return conns, span.stop(), failures
 
@@ -100,11 +102,11 @@ def close_many(a: Adapter, conns: list[Any]) -> None:
     pool.kill()
 
 
-def s3(a: Adapter, url: str, n: int, rounds: int, ping_interval: float) -> dict[str, Any]:
+def s3(a: Adapter, urls: list[str], n: int, rounds: int, ping_interval: float) -> dict[str, Any]:
     """``n`` connections: handshakes, idle memory each (keepalive on), concurrent round trips."""
-    a.close(a.open(url, ping_interval))  # first-use costs out of the memory figure
+    a.close(a.open(urls[0], ping_interval))  # first-use costs out of the memory figure
     before = settled_rss()
-    conns, opening, failures = open_many(a, url, n, ping_interval)
+    conns, opening, failures = open_many(a, urls, n, ping_interval)
     memory = settled_rss() - before
     data = b"x" * 32
 
@@ -172,13 +174,15 @@ def one_round(a: Adapter, conns: list[Any]) -> dict[str, float]:
     return {"cpu_per_rt": span.cpu / max(1, len(conns))}
 
 
-def scale(a: Adapter, url: str, n: int, ramp_n: int, ping_interval: float, seconds: float) -> dict[str, Any]:
+def scale(
+    a: Adapter, urls: list[str], n: int, ramp_n: int, ping_interval: float, seconds: float
+) -> dict[str, Any]:
     """Open ``ramp_n`` (the reference), one round trip each, close; open ``n``; hold them
     ``seconds``; one round trip each; close."""
-    small, small_span, _ = open_many(a, url, ramp_n, ping_interval)
+    small, small_span, _ = open_many(a, urls, ramp_n, ping_interval)
     reference = one_round(a, small)
     close_many(a, small)
-    conns, span, failures = open_many(a, url, n, ping_interval)
+    conns, span, failures = open_many(a, urls, n, ping_interval)
     result = {
         "ref_opened": len(small),
         "ref_wall": small_span.wall,

@@ -111,7 +111,7 @@ class EchoProtocol(asyncio.Protocol):
             self.transport.write(server_frame(b1 & 0x8F, payload))
 
 
-async def raw_server(port: int, new_ping_log: Callable[[], list[float]]) -> asyncio.Server:
-    """Listen on loopback; each connection records its pings in a fresh log."""
+async def raw_server(host: str, port: int, new_ping_log: Callable[[], list[float]]) -> asyncio.Server:
+    """Listen on ``host``; each connection records its pings in a fresh log."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: EchoProtocol(new_ping_log()), "127.0.0.1", port, backlog=4096)
+    return await loop.create_server(lambda: EchoProtocol(new_ping_log()), host, port, backlog=4096)

@@ -86,18 +86,18 @@ RUNS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any], float]] = {
 class EchoServer:
     """The server subprocess and its stdin/stdout command channel."""
 
-    def __init__(self, raw: bool) -> None:
-        command = [sys.executable, "-m", "benchmarks.server"] + (["--raw"] if raw else [])
+    def __init__(self, raw: bool, addresses: int) -> None:
+        command = [sys.executable, "-m", "benchmarks.server", "--addresses", str(addresses)]
+        command += ["--raw"] if raw else []
         self.proc = subprocess.Popen(
             command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().split()
-        if line[:1] != ["PORT"]:
+        if line[:1] != ["LISTEN"]:
             self.stop()
             raise SystemExit(f"the echo server did not start: {line}")
-        self.port, self.kind = int(line[1]), line[2]
-        self.url = f"ws://127.0.0.1:{self.port}/"
+        self.kind, self.urls = line[1], line[2:]
 
     def ask(self, command: str) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -126,7 +126,7 @@ def run_one(
 ) -> dict[str, Any]:
     """One worker process: its result, or its error."""
     _, scenario, full, small, deadline = RUNS[name]
-    params = dict(small if quick else full, url=server.url, limit=deadline)
+    params = dict(small if quick else full, urls=server.urls, limit=deadline)
     params.update(overrides.get(name, {}))
     if profile:
         params["profile"] = True
@@ -202,6 +202,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="profile every run (cProfile, to stderr); its figures are slower",
     )
+    parser.add_argument(
+        "--addresses", type=int, default=4, help="loopback addresses the server listens on (1: one only)"
+    )
     parser.add_argument("--budget", type=float, help="start no new run after this many seconds")
     parser.add_argument("--s3-n", type=int, help="connections in S3 (default 10,000; --quick 200)")
     parser.add_argument("--scale-n", type=int, help="connections in the scale run (default 19,500)")
@@ -240,7 +243,7 @@ def selected(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     kinds, runs = selected(args)
-    server = EchoServer(args.raw_server)
+    server = EchoServer(args.raw_server, args.addresses)
     records: list[dict[str, Any]] = []
     try:
         sitting(args, server, kinds, runs, records)

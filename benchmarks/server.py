@@ -1,8 +1,11 @@
 """The benchmark's echo server, run as a subprocess pinned to its own core.
 
-``python -m benchmarks.server [--raw]`` prints ``PORT <n> <kind>`` once
-listening, then reads commands on stdin, one a line, and answers each with
-one JSON line:
+``python -m benchmarks.server [--raw] [--addresses 4]`` listens on
+127.0.0.1 … 127.0.0.4 (loopback all; clients spread their connections over
+them, because Linux's search for a free ephemeral port gets slow, hundreds of
+µs of system CPU per connect(), once more than ~14,000 connections go to one
+address and port), prints ``LISTEN <kind> <url> <url> …``, then reads
+commands on stdin, one a line, and answers each with one JSON line:
 
 - ``RESET``: forget the pings recorded so far.
 - ``PINGS <t0> <t1> <interval>``: how the pings that arrived between the
@@ -61,7 +64,7 @@ def ping_report(t0: float, t1: float, interval: float) -> dict[str, Any]:
     }
 
 
-def picows_server(port: int) -> Any:
+def picows_server(host: str, port: int) -> Any:
     """The picows echo server (an awaitable asyncio server)."""
     from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
 
@@ -82,7 +85,7 @@ def picows_server(port: int) -> Any:
 
     return ws_create_server(
         lambda request: Echo(),
-        "127.0.0.1",
+        host,
         port,
         enable_auto_pong=False,
         max_frame_size=64 * 2**20,
@@ -91,22 +94,43 @@ def picows_server(port: int) -> Any:
     )
 
 
-async def serve(raw: bool) -> None:
-    """Listen, announce the port, obey stdin until it closes."""
+async def listen(raw: bool, addresses: int) -> tuple[list[Any], str]:
+    """One server on each of 127.0.0.1 … 127.0.0.<addresses>, on one port where it is free."""
+    make: Any = None
     kind = "raw-asyncio"
     if not raw:
         try:
-            server = await picows_server(0)
-            kind = "picows"
+            import picows  # noqa: F401
+
+            make, kind = picows_server, "picows"
         except ImportError:
-            raw = True
-    if raw:
+            pass
+    if make is None:
         from benchmarks.rawecho import raw_server
 
-        server = await raw_server(0, new_ping_log)
-    port = server.sockets[0].getsockname()[1]
+        async def make(host: str, port: int) -> Any:
+            return await raw_server(host, port, new_ping_log)
+
+    servers: list[Any] = []
+    port = 0
+    for index in range(1, addresses + 1):
+        host = f"127.0.0.{index}"
+        try:
+            server = await make(host, port)
+        except OSError:  # that port is taken on this address: any port will do
+            server = await make(host, 0)
+        servers.append(server)
+        port = port or server.sockets[0].getsockname()[1]
+    return servers, kind
+
+
+async def serve(raw: bool, addresses: int) -> None:
+    """Listen, announce the URLs, obey stdin until it closes."""
+    servers, kind = await listen(raw, addresses)
     loop = asyncio.get_running_loop()
-    print(f"PORT {port} {kind}-{'uvloop' if 'uvloop' in type(loop).__module__ else 'asyncio'}", flush=True)
+    urls = [f"ws://{host}:{port}/" for s in servers for host, port in [s.sockets[0].getsockname()[:2]]]
+    flavour = "uvloop" if "uvloop" in type(loop).__module__ else "asyncio"
+    print(f"LISTEN {kind}-{flavour} {' '.join(urls)}", flush=True)
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         if not line:
@@ -120,21 +144,23 @@ async def serve(raw: bool) -> None:
         else:
             answer = {"error": f"unknown command {line.strip()!r}"}
         print(json.dumps(answer), flush=True)
-    server.close()
+    for server in servers:
+        server.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--raw", action="store_true", help="use the minimal asyncio server, not picows")
+    parser.add_argument("--addresses", type=int, default=4, help="loopback addresses to listen on")
     args = parser.parse_args()
     pin(SERVER_CORE)
     raise_fd_limit()
     try:
         import uvloop
 
-        uvloop.run(serve(args.raw))
+        uvloop.run(serve(args.raw, args.addresses))
     except ImportError:
-        asyncio.run(serve(args.raw))
+        asyncio.run(serve(args.raw, args.addresses))
 
 
 if __name__ == "__main__":

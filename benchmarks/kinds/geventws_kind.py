@@ -29,10 +29,10 @@ def adapter() -> Adapter:
     return Adapter()
 
 
-def _open_fleet(url: str, n: int, ping_interval: float) -> tuple[geventws.Fleet, dict[str, Any]]:
+def _open_fleet(urls: list[str], n: int, ping_interval: float) -> tuple[geventws.Fleet, dict[str, Any]]:
     span = gdriver.Span()  # creating the connections counts, as in the other kinds
     fleet = geventws.Fleet(
-        url, n, max_in_flight=gdriver.IN_FLIGHT, ping_interval=ping_interval, open_timeout=60
+        urls, n, max_in_flight=gdriver.IN_FLIGHT, ping_interval=ping_interval, open_timeout=60
     )
     report = fleet.open(timeout=600)
     span.stop()
@@ -51,13 +51,15 @@ def _echo_round(fleet: geventws.Fleet) -> float:
     return span.stop().cpu / max(1, replies)
 
 
-def scale(a: Adapter, url: str, n: int, ramp_n: int, ping_interval: float, seconds: float) -> dict[str, Any]:
+def scale(
+    a: Adapter, urls: list[str], n: int, ramp_n: int, ping_interval: float, seconds: float
+) -> dict[str, Any]:
     """The scale run on a Fleet (the phases of gdriver.scale)."""
-    small, ref = _open_fleet(url, ramp_n, ping_interval)
+    small, ref = _open_fleet(urls, ramp_n, ping_interval)
     ref_cpu_per_rt = _echo_round(small)
     small.close(timeout=120)
     del small
-    fleet, opening = _open_fleet(url, n, ping_interval)
+    fleet, opening = _open_fleet(urls, n, ping_interval)
     result: dict[str, Any] = {
         "ref_opened": ref["opened"],
         "ref_wall": ref["wall"],
