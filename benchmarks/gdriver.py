@@ -124,6 +124,7 @@ def s3(a: Adapter, urls: list[str], n: int, rounds: int, ping_interval: float) -
         "failures": failures,
         "open_wall": opening.wall,
         "open_cpu": opening.cpu,
+        "open_sys": opening.sys,
         "memory": memory,
         "ops": len(conns) * rounds,
         "wall": span.wall,
@@ -187,11 +188,13 @@ def scale(
         "ref_opened": len(small),
         "ref_wall": small_span.wall,
         "ref_cpu": small_span.cpu,
+        "ref_sys": small_span.sys,
         "ref_cpu_per_rt": reference["cpu_per_rt"],
         "opened": len(conns),
         "failures": failures,
         "open_wall": span.wall,
         "open_cpu": span.cpu,
+        "open_sys": span.sys,
     }
     del small
     result.update(hold(seconds))

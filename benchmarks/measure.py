@@ -49,16 +49,22 @@ def settled_rss() -> int:
     return rss_bytes()
 
 
+def system_seconds() -> float:
+    """The system (kernel) part of this process's CPU time so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
+
+
 class Span:
-    """Wall and CPU time between :meth:`start` (at creation) and :meth:`stop`."""
+    """Wall and CPU time (and its kernel part) from creation to :meth:`stop`."""
 
     def __init__(self) -> None:
         self.wall0 = time.perf_counter()
         self.cpu0 = cpu_seconds()
-        self.wall = 0.0
-        self.cpu = 0.0
+        self.sys0 = system_seconds()
+        self.wall = self.cpu = self.sys = 0.0
 
     def stop(self) -> Span:
         self.wall = time.perf_counter() - self.wall0
         self.cpu = cpu_seconds() - self.cpu0
+        self.sys = system_seconds() - self.sys0
         return self

@@ -85,6 +85,14 @@ METRICS = [
         False,
     ),
     Metric(
+        "sc_sys_conn",
+        "scale",
+        "scale: of which kernel (system) CPU",
+        "µs",
+        lambda r: _div(1e6 * r["open_sys"], r["opened"]),
+        False,
+    ),
+    Metric(
         "sc_rt_cpu",
         "scale",
         "scale: CPU per round trip, all at once",
@@ -193,6 +201,14 @@ def render(table: dict[str, dict[str, float]], kinds: list[str], labels: dict[st
     )
 
 
+def _better_ratio(table: dict[str, dict[str, float]], metric: Metric, kind: str) -> float:
+    """The ratio to the baseline, turned so that more is better (0 when unknown)."""
+    ratio = _ratio(table, metric.key, kind, BASELINE)
+    if ratio is not None and not metric.higher_is_better:
+        ratio = 1 / ratio if ratio else None
+    return ratio or 0.0
+
+
 def chart(
     table: dict[str, dict[str, float]], kinds: list[str], labels: dict[str, str], title: str, path: Path
 ) -> Path | None:
@@ -205,17 +221,19 @@ def chart(
         import matplotlib.ticker
     except ImportError:
         return None
-    skip = ("sc_ref", "sc_failed", "sc_pings", "sc_ratio", "sc_rt_growth")  # not ratios to b that mean much
+    skip = (
+        "sc_ref",
+        "sc_failed",
+        "sc_pings",
+        "sc_ratio",
+        "sc_rt_growth",
+        "sc_sys_conn",
+    )  # not ratios to b that mean much
     rows = [m for m in METRICS if m.key in table and m.key not in skip]
     fig, ax = plt.subplots(figsize=(11, 0.55 * len(rows) * max(1, len(kinds)) / 3 + 2))
     height = 0.8 / max(1, len(kinds))
     for i, kind in enumerate(kinds):
-        values = []
-        for m in rows:
-            ratio = _ratio(table, m.key, kind, BASELINE)
-            if ratio is not None and not m.higher_is_better:
-                ratio = 1 / ratio if ratio else None
-            values.append(ratio or 0.0)
+        values = [_better_ratio(table, m, kind) for m in rows]
         ax.barh([y + i * height for y in range(len(rows))], values, height, label=labels[kind])
     ax.set_yticks([y + 0.4 - height / 2 for y in range(len(rows))])
     ax.set_yticklabels([m.label + ("" if m.higher_is_better else " (inverted)") for m in rows], fontsize=8)

@@ -41,6 +41,7 @@ def _open_fleet(urls: list[str], n: int, ping_interval: float) -> tuple[geventws
         "failures": len(report.failed) + report.pending,
         "wall": span.wall,
         "cpu": span.cpu,
+        "sys": span.sys,
     }
 
 
@@ -64,11 +65,13 @@ def scale(
         "ref_opened": ref["opened"],
         "ref_wall": ref["wall"],
         "ref_cpu": ref["cpu"],
+        "ref_sys": ref["sys"],
         "ref_cpu_per_rt": ref_cpu_per_rt,
         "opened": opening["opened"],
         "failures": opening["failures"],
         "open_wall": opening["wall"],
         "open_cpu": opening["cpu"],
+        "open_sys": opening["sys"],
     }
     result.update(gdriver.hold(seconds))
     result["cpu_per_rt"] = _echo_round(fleet)
