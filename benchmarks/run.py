@@ -83,6 +83,10 @@ RUNS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any], float]] = {
 }
 
 
+#: The runs that take minutes each at full size.
+HEAVY = ("S3", "scale")
+
+
 class EchoServer:
     """The server subprocess and its stdin/stdout command channel."""
 
@@ -205,6 +209,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--addresses", type=int, default=4, help="loopback addresses the server listens on (1: one only)"
     )
+    parser.add_argument("--heavy-reps", type=int, help="repetitions of S3 and scale (default: --reps)")
     parser.add_argument("--budget", type=float, help="start no new run after this many seconds")
     parser.add_argument("--s3-n", type=int, help="connections in S3 (default 10,000; --quick 200)")
     parser.add_argument("--scale-n", type=int, help="connections in the scale run (default 19,500)")
@@ -263,8 +268,11 @@ def sitting(
 ) -> None:
     """Every run, repetition by repetition, the kinds' order rotating; stops early at --budget."""
     started = time.monotonic()
-    for rep in range(args.reps):
+    heavy = args.heavy_reps if args.heavy_reps is not None else args.reps
+    for rep in range(max(args.reps, heavy)):
         for name in runs:
+            if rep >= (heavy if name in HEAVY else args.reps):
+                continue
             order = kinds[rep % len(kinds) :] + kinds[: rep % len(kinds)]
             for kind in order:
                 if args.budget and time.monotonic() - started > args.budget:
