@@ -59,31 +59,38 @@ class FloorProtocol(asyncio.Protocol):
             del self.buffer[: end + 4]
             self.opened.set_result(None)
             self._schedule_ping()
-        while self._one_frame():
-            pass
+        position = 0
+        while True:
+            consumed = self._one_frame(position)
+            if not consumed:
+                break
+            position += consumed
+        del self.buffer[:position]  # once per read: deleting per frame moves the rest each time
 
-    def _one_frame(self) -> bool:
+    def _one_frame(self, at: int) -> int:
+        """Handle the frame at ``at`` if it is whole; how many bytes it took (0: not yet)."""
         buf = self.buffer
-        if len(buf) < 2:
-            return False
-        length, offset = buf[1] & 0x7F, 2
+        available = len(buf) - at
+        if available < 2:
+            return 0
+        length, offset = buf[at + 1] & 0x7F, 2
         if length == 126:
-            if len(buf) < 4:
-                return False
-            (length,), offset = struct.unpack_from("!H", buf, 2), 4
+            if available < 4:
+                return 0
+            (length,), offset = struct.unpack_from("!H", buf, at + 2), 4
         elif length == 127:
-            if len(buf) < 10:
-                return False
-            (length,), offset = struct.unpack_from("!Q", buf, 2), 10
-        if len(buf) < offset + length:
-            return False
-        opcode = buf[0] & 0x0F
+            if available < 10:
+                return 0
+            (length,), offset = struct.unpack_from("!Q", buf, at + 2), 10
+        if available < offset + length:
+            return 0
+        opcode = buf[at] & 0x0F
         if opcode in (0x1, 0x2):
-            self.box.put(bytes(buf[offset : offset + length]))
+            with memoryview(buf) as view:
+                self.box.put(bytes(view[at + offset : at + offset + length]))
         elif opcode == 0x8 and self.transport is not None:
             self.transport.close()
-        del buf[: offset + length]
-        return True
+        return offset + length
 
     def _schedule_ping(self) -> None:
         if self.ping_interval:
