@@ -63,6 +63,7 @@ class ConnStats:
         "error_count",
         "errors",
         "index",
+        "last_error",
         "messages_in",
         "messages_out",
         "opens",
@@ -82,6 +83,8 @@ class ConnStats:
         #: The first few ``(code, message)`` reports of ``on_error``.
         self.errors: list[tuple[ErrorCode, str]] = []
         self.error_count = 0
+        #: The last ``(code, message)`` of ``on_error``.
+        self.last_error: tuple[ErrorCode, str] | None = None
         self._echo_sent: collections.deque[float] | None = None
 
     @property
@@ -167,7 +170,7 @@ class Fleet:
             self._attach(conn)
             self._stats[conn] = ConnStats(index)
             self.connections.append(conn)
-        self._unsettled = 0
+        self._waiting: set[int] = set()  # indices open() still waits for
         self._settled = gevent.event.Event()
         self._failed: dict[int, tuple[ErrorCode | None, str]] = {}
         self._echo_outstanding = 0
@@ -193,7 +196,7 @@ class Fleet:
         started = time.monotonic()
         self._failed.clear()
         waiting = [c for c in self.connections if c.state is not State.OPEN]
-        self._unsettled = len(waiting)
+        self._waiting = {self._stats[conn].index for conn in waiting}
         self._settled.clear()
         if not waiting:
             self._settled.set()
@@ -202,28 +205,27 @@ class Fleet:
         self._settled.wait(timeout)
         seconds = time.monotonic() - started
         failed = [(index, code, message) for index, (code, message) in sorted(self._failed.items())]
-        return OpenReport(self.open_count, failed, max(0, self._unsettled), seconds)
+        return OpenReport(self.open_count, failed, len(self._waiting), seconds)
 
-    def _settle(self) -> None:
-        self._unsettled -= 1
-        if self._unsettled <= 0:
+    def _settle(self, index: int) -> None:
+        self._waiting.discard(index)
+        if not self._waiting:
             self._settled.set()
 
     def _fail_open(self, conn: Connection) -> None:
         stats = self._stats[conn]
-        if stats.index in self._failed or conn.state is State.OPEN:
+        if stats.index not in self._waiting:
             return
-        code, message = stats.errors[-1] if stats.errors else (None, "closed before it opened")
-        self._failed[stats.index] = (code, message)
-        self._settle()
+        self._failed[stats.index] = stats.last_error or (None, "closed before it opened")
+        self._settle(stats.index)
 
     # -- the callbacks (shared by every connection) ------------------------------
 
     def _on_open(self, conn: Connection, response: object) -> None:
         stats = self._stats[conn]
         stats.opens += 1
-        if stats.opens == 1 and stats.index not in self._failed:
-            self._settle()
+        if stats.index in self._waiting:
+            self._settle(stats.index)
 
     def _on_message(self, conn: Connection, data: str | bytes) -> None:
         stats = self._stats[conn]
@@ -241,6 +243,7 @@ class Fleet:
     def _on_error(self, conn: Connection, code: ErrorCode, message: str) -> None:
         stats = self._stats[conn]
         stats.error_count += 1
+        stats.last_error = (code, message)
         if len(stats.errors) < _MAX_ERRORS:
             stats.errors.append((code, message))
 
@@ -251,12 +254,11 @@ class Fleet:
             stats._echo_sent.clear()
             if self._echo_outstanding <= 0:
                 self._echoed.set()
-        if stats.opens == 0 and conn.options.reconnect is None:
-            self._fail_open(conn)
+        if conn.options.reconnect is None:
+            self._fail_open(conn)  # no-op unless open() still waits for it
 
     def _on_give_up(self, conn: Connection, error: object) -> None:
-        if self._stats[conn].opens == 0:
-            self._fail_open(conn)
+        self._fail_open(conn)
 
     # -- using -------------------------------------------------------------------
 

@@ -212,3 +212,26 @@ def test_reconnects_and_errors_are_counted_per_connection(raw_server: RawServerF
         assert [(s.opens, s.reconnects, s.messages_in) for s in fleet.stats] == [(2, 1, 1)] * 3
         assert all(s.errors[0][0] is ErrorCode.CONNECTION_LOST for s in fleet.stats)
         assert fleet.totals()["reconnects"] == 3
+
+
+def test_open_again_reopens_connections_the_server_dropped(raw_server: RawServerFactory) -> None:
+    visits = 0
+
+    def drops_the_first_round(peer: Peer) -> None:
+        nonlocal visits
+        visits += 1
+        first_round = visits <= 2
+        peer.handshake()
+        if not first_round:
+            peer.finish()
+
+    server = raw_server(drops_the_first_round)
+    with geventws.Fleet(server.url(), 2) as fleet:
+        assert fleet.open(timeout=WAIT).pending == 0
+        assert all(conn.wait_closed(WAIT) for conn in fleet.connections)  # dropped, no policy: finished
+        again = fleet.open(timeout=10 * WAIT)  # settles on their second handshakes
+        assert again.all_open and again.opened == 2
+        assert [s.opens for s in fleet.stats] == [2, 2]
+        assert all(
+            s.last_error is not None and s.last_error[0] is ErrorCode.CONNECTION_LOST for s in fleet.stats
+        )
