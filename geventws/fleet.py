@@ -108,7 +108,7 @@ class OpenReport:
 
     @property
     def all_open(self) -> bool:
-        """Whether every connection is open."""
+        """Whether every connection opened (none failed, none still pending)."""
         return not self.failed and not self.pending
 
     @property
