@@ -107,7 +107,10 @@ class EchoServer:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
-        answer: dict[str, Any] = json.loads(self.proc.stdout.readline())
+        line = self.proc.stdout.readline()
+        if not line:
+            return {"error": "the echo server has exited"}
+        answer: dict[str, Any] = json.loads(line)
         return answer
 
     def stop(self) -> None:
