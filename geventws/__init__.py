@@ -43,6 +43,7 @@ from .exceptions import (
     TLSError,
     WebSocketError,
 )
+from .fleet import Fleet
 from .observed import stats_snapshot
 from .protocol.backoff import ReconnectPolicy, Verdict, default_classifier
 from .protocol.codes import CloseCode, ErrorCode
@@ -88,6 +89,7 @@ __all__ = [
     "ConnectionClosedError",
     "ConnectionClosedOK",
     "ErrorCode",
+    "Fleet",
     "HandshakeError",
     "InvalidHeader",
     "Headers",

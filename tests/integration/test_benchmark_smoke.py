@@ -1,0 +1,34 @@
+"""The benchmark harness still runs (not timed: it only has to finish and print its table).
+
+The harness is not part of the test suite; this smoke run of one short scenario
+for geventws keeps it from rotting. It uses the minimal asyncio echo server of
+benchmarks/rawecho.py, so it needs nothing from the ``bench`` extra.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_quick_s1_for_geventws_prints_a_table() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--quick",
+        "--reps",
+        "1",
+        "--scenarios",
+        "S1",
+        "--peers",
+        "geventws",
+        "--raw-server",
+        "--no-files",
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=50)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| S1 sequential 32 B round trips (/s) |" in done.stdout
+    assert "raw-asyncio" in done.stdout  # the fallback server served it
