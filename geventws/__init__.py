@@ -55,7 +55,7 @@ from .protocol.stats import ConnectTimings, Stats, StatsSnapshot
 from .runner import close_all, run_all, stop_all
 from .runtime.limiter import HandshakeLimiter
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 #: ``on_error`` codes, also as module constants (Workerman names the first two).
 CONNECT_FAIL = ErrorCode.CONNECT_FAIL
