@@ -18,15 +18,16 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate as TheirD
 from websockets.frames import Frame, Opcode
 
 from geventws.exceptions import MessageTooBig, ProtocolError
+from geventws.protocol.events import Event, Ping
 from geventws.protocol.extensions import (
     DeflateParams,
     Deflater,
     Inflater,
     PerMessageDeflate,
-    check_rsv,
     client_codecs,
 )
 from geventws.protocol.extensions.codec import CHUNK, compressed_size_limit
+from geventws.protocol.parser import FrameParser
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -284,67 +285,69 @@ def test_bad_window_bits_are_refused() -> None:
 
 # -- the RSV1 rules --------------------------------------------------------------------------------
 
-FIN = 0x80
+
+def wire(frame: Frame, rsv: int = 0) -> bytes:
+    """A server frame's bytes (unmasked), with extra reserved bits ``rsv``."""
+    first = (0x80 if frame.fin else 0) | (0x40 if frame.rsv1 else 0) | rsv | frame.opcode.value
+    n = len(frame.data)
+    if n < 126:
+        head = bytes([first, n])
+    elif n < 2**16:
+        head = bytes([first, 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([first, 127]) + n.to_bytes(8, "big")
+    return head + frame.data
+
+
+def receive(deflate: PerMessageDeflate | None, frames: list[Frame], rsv: int = 0) -> list[Event]:
+    """What the frame parser, given ``deflate`` as its extension, delivers for ``frames``."""
+    parser = FrameParser(None, deflate)
+    events = parser.feed(b"".join(wire(frame, rsv) for frame in frames))
+    if parser.error is not None:
+        raise parser.error
+    return events
 
 
 @pytest.mark.parametrize(
-    ("first_byte", "deflate", "compressed"),
+    ("frame", "agreed"),
     [
-        (FIN | 0x1, False, False),
-        (FIN | 0x1, True, False),
-        (FIN | 0x40 | 0x1, True, True),
-        (0x40 | 0x2, True, True),  # first frame of a fragmented binary message
-        (FIN | 0x0, True, False),  # continuation: the parser keeps the first frame's answer
-        (FIN | 0x9, True, False),
+        (Frame(Opcode.TEXT, b""), False),
+        (Frame(Opcode.TEXT, b""), True),
+        (Frame(Opcode.PING, b""), True),
     ],
 )
-def test_rsv1_allowed(first_byte: int, deflate: bool, compressed: bool) -> None:
-    assert check_rsv(first_byte, deflate=deflate) is compressed
+def test_frames_without_rsv1_pass(frame: Frame, agreed: bool) -> None:
+    deflate = PerMessageDeflate(DeflateParams(), max_message_size=None) if agreed else None
+    assert len(receive(deflate, [frame])) == 1
 
 
 @pytest.mark.parametrize(
-    ("first_byte", "deflate", "message"),
+    ("frames", "agreed", "rsv", "kind"),
     [
-        (FIN | 0x40 | 0x1, False, "without a negotiated extension"),
-        (FIN | 0x40 | 0x0, True, "continuation"),
-        (FIN | 0x40 | 0x8, True, "control"),
-        (FIN | 0x40 | 0x9, True, "control"),
-        (FIN | 0x40 | 0xA, True, "control"),
-        (FIN | 0x20 | 0x1, True, "RSV2 or RSV3"),
-        (FIN | 0x10 | 0x2, True, "RSV2 or RSV3"),
+        ([Frame(Opcode.TEXT, b"a", rsv1=True)], False, 0, "data"),  # nothing agreed
+        (
+            [Frame(Opcode.TEXT, b"a", fin=False, rsv1=True), Frame(Opcode.CONT, b"b", rsv1=True)],
+            True,
+            0,
+            "continuation",
+        ),
+        ([Frame(Opcode.TEXT, b"a", fin=False), Frame(Opcode.CONT, b"b", rsv1=True)], True, 0, "continuation"),
+        ([Frame(Opcode.PING, b"", rsv1=True)], True, 0, "control"),
+        ([Frame(Opcode.CLOSE, b"", rsv1=True)], True, 0, "control"),
+        ([Frame(Opcode.TEXT, b"")], True, 0x20, "data"),  # RSV2: no extension uses it
+        ([Frame(Opcode.BINARY, b"")], True, 0x10, "data"),  # RSV3 either
     ],
 )
-def test_rsv1_refused_with_1002(first_byte: int, deflate: bool, message: str) -> None:
-    with pytest.raises(ProtocolError, match=message) as info:
-        check_rsv(first_byte, deflate=deflate)
+def test_misplaced_reserved_bits_fail_with_1002(
+    frames: list[Frame], agreed: bool, rsv: int, kind: str
+) -> None:
+    deflate = PerMessageDeflate(DeflateParams(), max_message_size=None) if agreed else None
+    with pytest.raises(ProtocolError, match=f"on a {kind} frame") as info:
+        receive(deflate, frames, rsv)
     assert info.value.close_code == 1002
 
 
-# -- the parser's and writer's hooks ---------------------------------------------------------------
-
-
-def first_byte(frame: Frame) -> int:
-    return (0x80 if frame.fin else 0) | (0x40 if frame.rsv1 else 0) | frame.opcode.value
-
-
-def receive(deflate: PerMessageDeflate, frames: list[Frame]) -> list[bytes]:
-    """What a parser wired as PerMessageDeflate's docstring says delivers."""
-    messages, parts = [], []
-    for frame in frames:
-        compressed = deflate.begin_frame(first_byte(frame))
-        if frame.opcode in (Opcode.PING, Opcode.PONG, Opcode.CLOSE):
-            messages.append(b"control:" + frame.data)
-            continue
-        parts.append(deflate.inflate(frame.data) if compressed else frame.data)
-        if frame.fin:
-            if compressed:
-                parts.append(deflate.end_message())
-            messages.append(b"".join(parts))
-            parts = []
-    return messages
-
-
-def test_hooks_follow_messages_across_frames() -> None:
+def test_the_parser_follows_compressed_messages_across_frames() -> None:
     params = DeflateParams(server_max_window_bits=10)
     server = theirs(params)
     frames = [
@@ -360,34 +363,13 @@ def test_hooks_follow_messages_across_frames() -> None:
     ]
     assert [f.rsv1 for f in frames] == [True, False, True, False, False, False, False, False, True]
     assert receive(PerMessageDeflate(params, max_message_size=None), frames) == [
-        b"compressed, one frame " * 10,
+        "compressed, one frame " * 10,
         b"plain, one frame",
-        b"control:between fragments",
-        b"compressed in three frames",
+        Ping(b"between fragments"),
+        "compressed in three frames",
         b"plain in two",
-        b"compressed, one frame " * 10,
+        "compressed, one frame " * 10,
     ]
-
-
-@pytest.mark.parametrize(
-    ("frames", "message"),
-    [
-        (
-            [Frame(Opcode.TEXT, b"a", fin=False, rsv1=True), Frame(Opcode.CONT, b"b", rsv1=True)],
-            "continuation",
-        ),
-        ([Frame(Opcode.TEXT, b"a", fin=False), Frame(Opcode.CONT, b"b", rsv1=True)], "continuation"),
-        ([Frame(Opcode.PING, b"", rsv1=True)], "control"),
-        ([Frame(Opcode.TEXT, b"", rsv2=True)], "RSV2"),
-    ],
-)
-def test_hooks_refuse_misplaced_rsv1(frames: list[Frame], message: str) -> None:
-    deflate = PerMessageDeflate(DeflateParams(), max_message_size=None)
-    with pytest.raises(ProtocolError, match=message) as info:
-        for frame in frames:
-            rsv = (0x20 if frame.rsv2 else 0) | (0x10 if frame.rsv3 else 0)
-            deflate.begin_frame(first_byte(frame) | rsv)
-    assert info.value.close_code == 1002
 
 
 def test_encode_message_is_what_websockets_reads() -> None:

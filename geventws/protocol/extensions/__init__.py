@@ -5,9 +5,9 @@
   strict check of the server's answer into :class:`DeflateParams`.
 - :mod:`.codec`: :class:`Deflater` and :class:`Inflater`, one message at a time,
   bomb-proof against ``max_message_size``.
-- :mod:`.rsv`: the RSV1 rules the frame parser applies.
+- :mod:`.rsv`: the reserved bits (the parser applies their rules).
 - :mod:`.permessage`: :class:`PerMessageDeflate`, one connection's both halves
-  and the per-message state, with the hooks the parser and writer call.
+  as the parser's extension and the writer's compressor.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from .codec import Deflater, Inflater, client_codecs
 from .negotiation import EXTENSION_NAME, Compression, DeflateOffer, DeflateParams, make_offer
 from .permessage import PerMessageDeflate
-from .rsv import RSV1, check_rsv
+from .rsv import RSV1
 
 __all__ = [
     "EXTENSION_NAME",
@@ -26,7 +26,6 @@ __all__ = [
     "Deflater",
     "Inflater",
     "PerMessageDeflate",
-    "check_rsv",
     "client_codecs",
     "make_offer",
 ]

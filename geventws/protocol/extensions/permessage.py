@@ -5,31 +5,17 @@
 (``reserved_bits``, ``max_wire_size``, :meth:`~PerMessageDeflate.decode`): the
 parser applies the RSV1 rules and keeps the first frame's RSV1 for the message.
 
-A parser without that seam can use the standalone hooks, which keep the state
-that spans frames themselves (whether the message being received is
-compressed, set by its first frame's RSV1, inherited by its continuations)::
-
-    compressed = deflate.begin_frame(first_byte)     # RSV1 rules; raises 1002
-    data = deflate.inflate(payload) if compressed else payload
-    if fin and compressed:
-        data += deflate.end_message()                # the stripped tail
-
-(control frames go through :meth:`begin_frame` too, for the RSV1 check), and
-the writer calls :meth:`encode_message` and sets RSV1 on the first frame when
-it says so. A connection without the extension uses :func:`.rsv.check_rsv` with
-``deflate=False`` instead.
+The writer calls :meth:`encode_message` and sets RSV1 on the first frame when
+it says so.
 """
 
 from __future__ import annotations
 
 from .codec import DEFAULT_LEVEL, DEFAULT_MEM_LEVEL, DEFAULT_MIN_SIZE, client_codecs, compressed_size_limit
 from .negotiation import DeflateParams
-from .rsv import RSV1, check_rsv
+from .rsv import RSV1
 
 __all__ = ["PerMessageDeflate"]
-
-_OP_CONT = 0x0
-_CONTROL = 0x8  # opcodes from 0x8 up are control frames
 
 
 class PerMessageDeflate:
@@ -56,37 +42,12 @@ class PerMessageDeflate:
         )
         #: The most wire bytes a compressed message may take (the parser checks it).
         self.max_wire_size = compressed_size_limit(max_message_size)
-        self._receiving_compressed = False
 
     def decode(self, data: bytes, reserved_bits: int, end: bool) -> bytes:
         """The parser's hook: inflate a piece of a compressed message; ``end``
         after its final piece (then the stripped tail is inflated too)."""
         out = self.inflater.feed(data)
         return out + self.inflater.finish() if end else out
-
-    def begin_frame(self, first_byte: int) -> bool:
-        """Check a received frame's RSV bits; whether its payload is to be inflated.
-
-        Raises :class:`~geventws.ProtocolError` (1002) for RSV1 on a control or
-        continuation frame, and for RSV2/RSV3.
-        """
-        compressed = check_rsv(first_byte, deflate=True)
-        opcode = first_byte & 0x0F
-        if opcode >= _CONTROL:
-            return False
-        if opcode == _OP_CONT:
-            return self._receiving_compressed
-        self._receiving_compressed = compressed
-        return compressed
-
-    def inflate(self, payload: bytes) -> bytes:
-        """Inflate (part of) a compressed frame's payload."""
-        return self.inflater.feed(payload)
-
-    def end_message(self) -> bytes:
-        """After the final frame of a compressed message: the rest of its bytes."""
-        self._receiving_compressed = False
-        return self.inflater.finish()
 
     def encode_message(
         self, data: bytes | bytearray | memoryview
