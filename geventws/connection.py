@@ -6,9 +6,9 @@ and the supervisor that starts attempts. Each attempt is a fresh
 :class:`~geventws.runtime.session.Session` (one socket's life); the
 connection answers its questions through the ``SessionOwner`` methods below.
 
-Callbacks run in the attempt's receive greenlet, in order (``on_close``,
-``on_reconnecting`` and ``on_give_up`` in the supervisor's, after the attempt
-ended). A callback that raises is logged and the connection goes on. Every
+Callbacks run in one greenlet, in order: the supervisor's, which runs each
+attempt's receive loop itself (``on_close``, ``on_reconnecting`` and
+``on_give_up`` after the attempt ended). A callback that raises is logged and the connection goes on. Every
 failure is reported once: ``on_error(conn, code, msg)``, then ``on_close(conn)``
 once per attempt.
 """
@@ -216,9 +216,11 @@ class Connection(Callbacks, Sequential, Observed):
             self._log.debug("reconnect() ignored: stop() or stop_all() was called")
             return
         self._supervisor.cancel_finish()
+        # Due before the close, which may wait (behind a stalled write): the
+        # attempt may end meanwhile, and the supervisor must find it due then.
+        self._schedule(delay)
         if self._session is not None:
             self._session.close(1000, "")
-        self._schedule(delay)
 
     @from_any_thread
     def cancel_reconnect(self) -> None:
@@ -330,7 +332,7 @@ class Connection(Callbacks, Sequential, Observed):
 
     def _run_attempt(self) -> WebSocketError | None:
         session = self._session = Session(self, self._options, self._log, self._log_context["url"])
-        session.start().join()
+        session.run()
         self._fire("on_close")
         return session.error
 

@@ -1,5 +1,12 @@
 """Keepalive: ping every ``ping_interval`` seconds, fail the attempt on a missing pong.
 
+No greenlet waits between pings: a hub timer starts a short-lived greenlet
+for each ping, which lives until the pong came (or ``ping_timeout`` ran
+out), so an idle connection parks one greenlet, its receive loop's. Each gap
+is ``ping_interval`` shortened by up to 10 % at random, so that thousands of
+connections opened together do not ping in lockstep, and no gap is longer
+than asked (a server's idle timeout is usually what the interval guards).
+
 What ``ping_timeout`` measures: the time to write the ping (it may wait
 behind a large send that a dead peer never reads), then the time our receive
 loop spends *reading* without meeting the pong. While the receive loop is
@@ -11,42 +18,89 @@ so the clock stands still (see :mod:`.readclock`).
 from __future__ import annotations
 
 import logging
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
 import gevent
+from gevent.greenlet import Greenlet
 
 from ..exceptions import PingTimeout, WebSocketError
-from ..protocol.options import Options
 
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ["keep_alive"]
+__all__ = ["JITTER", "Keepalive", "next_gap"]
+
+#: The largest share of the interval a gap is shortened by.
+JITTER = 0.1
+
+_random = random.Random()
 
 
-def keep_alive(session: Session, options: Options, log: logging.LoggerAdapter[Any]) -> None:
-    """The keepalive greenlet of one open attempt; returns when the attempt ends.
+def next_gap(interval: float) -> float:
+    """The wait before the next ping: ``interval`` shortened by up to :data:`JITTER`."""
+    return interval * (1.0 - JITTER * _random.random())
 
-    It waits on the attempt's end with a timeout, so an ending attempt stops
-    it at once. A ping left unanswered for ``ping_timeout`` seconds (of
-    reading time, see the module docstring) fails the attempt with
-    :class:`PingTimeout`.
-    """
-    interval = options.ping_interval
-    assert interval is not None
-    ended = session.ended
-    try:
-        while not ended.wait(interval):
-            if session.closing.sent or _ping_answered(session, options.ping_timeout):
-                continue
-            if not ended.is_set():
-                session.fail(PingTimeout(f"no pong within {options.ping_timeout} seconds"))
+
+class Keepalive:
+    """The keepalive of one open attempt: a timer, and a greenlet only while a ping is out."""
+
+    __slots__ = ("_interval", "_log", "_session", "_timeout", "_timer", "greenlet")
+
+    def __init__(
+        self, session: Session, interval: float, timeout: float | None, log: logging.LoggerAdapter[Any]
+    ) -> None:
+        self._session = session
+        self._interval = interval
+        self._timeout = timeout
+        self._log = log
+        self._timer: Any = None
+        #: The greenlet of the ping in flight, if any.
+        self.greenlet: Greenlet[Any, Any] | None = None
+
+    def start(self) -> None:
+        """Arm the timer for the first ping."""
+        self._arm()
+
+    def stop(self) -> None:
+        """No more pings; wait for the one in flight (the attempt has ended, so it returns at once)."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.stop()
+            timer.close()
+        greenlet = self.greenlet
+        if greenlet is not None and greenlet is not gevent.getcurrent():
+            greenlet.join()
+
+    def _arm(self) -> None:
+        self._timer = gevent.get_hub().loop.timer(next_gap(self._interval))
+        self._timer.start(self._due)
+
+    def _due(self) -> None:
+        """In the hub: start the ping's greenlet (never in the hub itself: it blocks)."""
+        if self._timer is None or self._session.ended.is_set():
             return
-    except WebSocketError:
-        pass  # the connection closed meanwhile; the receive greenlet reports it
-    except Exception:
-        log.exception("keepalive failed")
+        self._timer.close()
+        self._timer = None
+        greenlet = self.greenlet = gevent.spawn(self._ping_round)
+        greenlet.name = f"geventws-keepalive {self._session.label}"
+
+    def _ping_round(self) -> None:
+        session = self._session
+        try:
+            if session.closing.sent or _ping_answered(session, self._timeout):
+                if not session.ended.is_set():
+                    self._arm()
+                return
+            if not session.ended.is_set():
+                session.fail(PingTimeout(f"no pong within {self._timeout} seconds"))
+        except WebSocketError:
+            pass  # the connection closed meanwhile; the receive loop reports it
+        except Exception:
+            self._log.exception("keepalive failed")
+        finally:
+            self.greenlet = None
 
 
 def _ping_answered(session: Session, timeout: float | None) -> bool:

@@ -1,9 +1,10 @@
 """One connection attempt: one socket's life, from TCP connect to the last byte.
 
 A :class:`Session` is created fresh for every attempt, so nothing is reset by
-hand: it opens the stream (:mod:`.opening`), runs the receive loop in its own
-greenlet, starts keepalive, answers pings and close frames, and ends by
-reporting at most one failure, mapped to its ``on_error`` code by
+hand: it opens the stream (:mod:`.opening`), runs the receive loop in the
+supervisor's greenlet (so an open connection parks one greenlet), starts
+keepalive, answers pings and close frames, and ends by reporting at most one
+failure, mapped to its ``on_error`` code by
 :func:`~geventws.runtime.failure.error_code`.
 
 Rules that keep it correct under gevent:
@@ -27,7 +28,6 @@ from typing import Any
 
 import gevent
 import gevent.event
-from gevent.greenlet import Greenlet
 
 from ..exceptions import ConnectionClosed, ProtocolError, WebSocketError
 from ..protocol.closing import ClosingHandshake
@@ -39,7 +39,7 @@ from ..protocol.parser import FrameParser
 from ..protocol.state import State
 from ..protocol.writer import Payload, close_body
 from .failure import error_code, lost_error
-from .keepalive import keep_alive
+from .keepalive import Keepalive
 from .opening import Opened, open_websocket, resolve
 from .owner import SessionOwner
 from .pings import PingTracker
@@ -54,13 +54,13 @@ _READ_MAX = 2**18
 
 
 class Session:
-    """One connection attempt; :meth:`start` runs it in a new greenlet."""
+    """One connection attempt; :meth:`run` runs it in the calling greenlet (the supervisor's)."""
 
     __slots__ = (
         "_close_timer",
         "_failure",
         "_keepalive",
-        "_label",
+        "_kill_sent",
         "_log",
         "_observer",
         "_options",
@@ -71,6 +71,7 @@ class Session:
         "closing",
         "ended",
         "error",
+        "label",
         "reading",
         "replaying",
         "state",
@@ -83,7 +84,8 @@ class Session:
         self._owner = owner
         self._observer = owner._observer
         self._observer.attempt_started()
-        self._label = label  # names the greenlets
+        #: Names the attempt's greenlets (after the connection's URL).
+        self.label = label
         self._options = options
         self._log = log
         #: Where this attempt stands; ``CLOSED`` once it ended.
@@ -105,16 +107,27 @@ class Session:
         self._failure: WebSocketError | None = None
         self._pings = PingTracker()
         self._close_timer: Any = None
-        self._receiver: Greenlet[Any, Any] | None = None
-        self._keepalive: Greenlet[Any, Any] | None = None
+        self._receiver: Any = None
+        self._kill_sent = False  # abort() interrupted the receive loop: see run()
+        self._keepalive: Keepalive | None = None
 
     # -- commands from other greenlets -------------------------------------------
 
-    def start(self) -> Greenlet[Any, Any]:
-        """Run the attempt in a new greenlet; return it."""
-        receiver = self._receiver = gevent.spawn(self._run)
-        receiver.name = f"geventws-receiver {self._label}"
-        return receiver
+    def run(self) -> None:
+        """Run the attempt to its end in the calling greenlet, which becomes its
+        receive greenlet (one parked greenlet per open connection, not two)."""
+        self._receiver = gevent.getcurrent()
+        try:
+            self._run()
+        except gevent.GreenletExit:
+            if not self._kill_sent:
+                raise  # someone else killed the supervisor's greenlet: it ends
+            self._kill_sent = False  # ours landed late (in a report or the cleanup)
+            self._cleanup()
+        finally:
+            if self._kill_sent:
+                self._absorb_kill()
+            self._receiver = None
 
     def close(self, code: int, reason: str) -> None:
         """End the attempt: a closing handshake once the upgrade is done (during the
@@ -129,7 +142,8 @@ class Session:
         waiting (the opening was cancelled): no report, the socket closed."""
         self._ending()
         receiver = self._receiver
-        if receiver is not None and receiver is not gevent.getcurrent():
+        if receiver is not None and receiver is not gevent.getcurrent() and not self._kill_sent:
+            self._kill_sent = True
             receiver.kill(block=False)
         if self.transport is not None:
             self.transport.abort()
@@ -151,7 +165,10 @@ class Session:
 
     def owns(self, greenlet: Any) -> bool:
         """Whether ``greenlet`` is one of this attempt's."""
-        return greenlet is not None and greenlet in (self._receiver, self._keepalive)
+        if greenlet is None:
+            return False
+        keepalive = self._keepalive
+        return greenlet is self._receiver or (keepalive is not None and greenlet is keepalive.greenlet)
 
     @property
     def writable(self) -> bool:
@@ -193,6 +210,9 @@ class Session:
                 self._receive_loop(opened.transport, opened.leftover)
         except gevent.GreenletExit:
             self.closing.lost()
+            if not self._kill_sent:
+                raise  # someone else killed the supervisor's greenlet: it ends
+            self._kill_sent = False
         except WebSocketError as exc:
             self._end_with(exc)
         except Exception as exc:
@@ -200,6 +220,14 @@ class Session:
             self._end_with(exc)
         finally:
             self._cleanup()
+
+    def _absorb_kill(self) -> None:
+        """abort() scheduled a kill that has not landed yet: take it here, not
+        in the supervisor's code after the attempt. Kills are hub callbacks run
+        in order, so it lands in this sleep's switch at the latest."""
+        with contextlib.suppress(gevent.GreenletExit):
+            gevent.sleep(0)
+        self._kill_sent = False
 
     def _open(self) -> Opened | None:
         opts = self._options
@@ -233,11 +261,12 @@ class Session:
         """Keepalive, the replay hook and the queued sends, then OPEN."""
         owner = self._owner
         owner._handshake_done(opened)
-        if self._options.ping_interval is not None:
+        interval = self._options.ping_interval
+        if interval is not None:
             # Started before the replay and the flush, so that writing them to a
             # peer that stopped reading is bounded by ping_interval + ping_timeout.
-            self._keepalive = gevent.spawn(keep_alive, self, self._options, self._log)
-            self._keepalive.name = f"geventws-keepalive {self._label}"
+            self._keepalive = Keepalive(self, interval, self._options.ping_timeout, self._log)
+            self._keepalive.start()
         self.replaying = True  # the replay hook's sends are written at once, ahead of the queue
         try:
             flushed = owner._replay_and_flush(self)
@@ -362,15 +391,16 @@ class Session:
         self._owner._report(code, exc)
 
     def _cleanup(self) -> None:
-        self._observer.ended()
-        self.closing.lost()
-        self.state = State.CLOSED
-        if self._close_timer is not None:
-            self._close_timer.stop()
-        if self.transport is not None:
-            self.transport.abort()
-        self.ended.set()
-        keepalive = self._keepalive
-        if keepalive is not None and keepalive is not gevent.getcurrent():
-            keepalive.join()
+        """Tear the attempt down; safe to run twice (a late kill may cut it short)."""
+        if not self.ended.is_set():
+            self._observer.ended()
+            self.closing.lost()
+            self.state = State.CLOSED
+            if self._close_timer is not None:
+                self._close_timer.stop()
+            if self.transport is not None:
+                self.transport.abort()
+            self.ended.set()
+        if self._keepalive is not None:
+            self._keepalive.stop()
         self._pings.cancel_all()

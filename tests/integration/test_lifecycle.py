@@ -18,6 +18,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+import greenlet
 import pytest
 
 import geventws
@@ -373,17 +374,80 @@ def test_independent_server_close_4000(ws_server: ServerProcess, make_conn: Conn
 # -- 9. greenlets ---------------------------------------------------------------------------
 
 
-def test_three_greenlets_while_open_none_after_close(ws_server: ServerProcess) -> None:
+def test_one_greenlet_while_open_none_after_close(ws_server: ServerProcess) -> None:
+    # The supervisor's greenlet runs the receive loop; keepalive is a timer between pings.
     conn = geventws.connect(ws_server.url("/greenlets"), ping_interval=10 * UNIT)
     try:
         assert conn.state is geventws.State.OPEN
-        assert connection_greenlets(conn) == ["keepalive", "receiver", "supervisor"]
+        assert connection_greenlets(conn) == ["supervisor"]
     finally:
         conn.close()
     assert conn.finished
     gevent.sleep(0)
     gevent.sleep(0)
     assert connection_greenlets(conn) == []
+
+
+def test_a_keepalive_greenlet_only_while_a_ping_is_out(
+    raw_server: RawServerFactory, make_conn: ConnFactory
+) -> None:
+    pinged = gevent.event.Event()
+    release = gevent.event.Event()
+
+    def handler(peer: Peer) -> None:
+        peer.handshake()
+        peer.read_frame()  # the ping: never answered
+        pinged.set()
+        release.wait(WAIT)
+
+    server = raw_server(handler)
+    conn = make_conn(server.url(), ping_interval=0.05 * UNIT, ping_timeout=WAIT)
+    conn.connect()
+    try:
+        assert pinged.wait(WAIT)
+        assert connection_greenlets(conn) == ["keepalive", "supervisor"]
+    finally:
+        release.set()
+        conn.close()
+    assert conn.wait_closed(WAIT)
+    assert connection_greenlets(conn) == []
+
+
+def test_a_late_abort_kill_never_hits_the_supervisor(raw_server: RawServerFactory) -> None:
+    # abort() (a cancelled opening) kills the receive loop, which is the
+    # supervisor's greenlet. Here the attempt runs to its end before that kill
+    # lands: it must land in the attempt, not in the wait for the reconnect.
+    answered = gevent.event.Event()
+    attempts: list[int] = []
+
+    def handler(peer: Peer) -> None:
+        attempts.append(1)
+        peer.sock.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n")
+        answered.set()
+        peer.wait_eof(WAIT)
+
+    connects: list[int] = []
+    again = gevent.event.Event()
+
+    def on_connect(conn: geventws.Connection) -> None:
+        connects.append(1)
+        if len(connects) == 2:
+            again.set()
+        elif len(connects) == 1:
+            assert answered.wait(WAIT)  # the 503 is waiting in our socket: no more blocking
+            session = conn._session
+            assert session is not None
+            # Abort from another greenlet without passing through the hub: the kill is queued.
+            greenlet.greenlet(session.abort).switch()
+
+    server = raw_server(handler)
+    policy = geventws.ReconnectPolicy(first_delay=0.05 * UNIT, min_delay=0.05 * UNIT, jitter=0)
+    conn = geventws.Connection(server.url(), on_connect=on_connect, reconnect=policy)
+    conn.connect()
+    try:
+        assert again.wait(WAIT), "the kill ended the supervisor: no reconnect"
+    finally:
+        conn.stop()
 
 
 def test_no_greenlet_leak_after_100_cycles(ws_server: ServerProcess) -> None:
