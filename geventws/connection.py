@@ -110,21 +110,33 @@ class Connection(Callbacks, Sequential, Observed):
             opts.max_send_buffer_size,
             opts.max_send_buffer_messages,
             opts.send_buffer_policy,
-            on_full=lambda: self._fire("on_buffer_full"),
-            on_lost=lambda text: self._notify_error(ErrorCode.SEND_FAIL, text),
+            on_full=self._buffer_full,
+            on_lost=self._sends_lost,
         )
+
+    def _buffer_full(self) -> None:
+        self._fire("on_buffer_full")
+
+    def _sends_lost(self, text: str) -> None:
+        self._notify_error(ErrorCode.SEND_FAIL, text)
 
     def _new_supervisor(self) -> Supervisor:
         reconnect = self._options.reconnect
         return Supervisor(
             self._run_attempt,
             backoff=reconnect.start() if reconnect is not None else None,
-            on_reconnecting=lambda *args: self._fire("on_reconnecting", *args),
-            on_give_up=lambda attempts, error: self._fire("on_give_up", error),
+            on_reconnecting=self._reconnecting,
+            on_give_up=self._giving_up,
             log=self._log,
             on_finished=self._finished,
             name=f"geventws-supervisor {self._log_context['url']}",
         )
+
+    def _reconnecting(self, attempt: int, delay: float, error: WebSocketError | None) -> None:
+        self._fire("on_reconnecting", attempt, delay, error)
+
+    def _giving_up(self, attempts: int, error: WebSocketError | None) -> None:
+        self._fire("on_give_up", error)
 
     # -- properties ----------------------------------------------------------
 

@@ -56,6 +56,8 @@ def check_strip_headers(names: object, option: str = "redirect_strip_headers") -
 
     Raises :class:`TypeError` or :class:`ValueError` naming ``option``.
     """
+    if names is DEFAULT_REDIRECT_STRIP_HEADERS:
+        return names  # checked once; shared, not copied per connection
     if isinstance(names, (str, bytes)) or not isinstance(names, Collection):
         raise TypeError(f"{option} must be a collection of header names, not {type(names).__name__}")
     for name in names:

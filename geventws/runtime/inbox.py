@@ -25,7 +25,8 @@ class Inbox:
     __slots__ = ("_closed", "_items", "_maxsize", "_readable", "_reading", "_writable")
 
     def __init__(self, maxsize: int) -> None:
-        self._items: collections.deque[str | bytes] = collections.deque()
+        # Made on the first message: an idle connection holds no empty deque.
+        self._items: collections.deque[str | bytes] | None = None
         self._maxsize = maxsize
         self._readable = gevent.event.Event()
         self._writable = gevent.event.Event()
@@ -39,7 +40,10 @@ class Inbox:
         Once ``abandon`` is set (the connection is ending), a full inbox no
         longer holds the caller: ``item`` is dropped and ``False`` returned.
         """
-        while len(self._items) >= self._maxsize:
+        items = self._items
+        if items is None:
+            items = self._items = collections.deque()
+        while len(items) >= self._maxsize:
             if abandon is None:
                 self._writable.clear()
                 self._writable.wait()
@@ -48,7 +52,7 @@ class Inbox:
                 return False
             self._writable.clear()
             gevent.wait([self._writable, abandon], count=1)
-        self._items.append(item)
+        items.append(item)
         self._readable.set()
         return True
 
@@ -82,4 +86,4 @@ class Inbox:
         self._closed = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) if self._items is not None else 0

@@ -74,7 +74,8 @@ class Outbox:
         on_full: Callable[[], object] = lambda: None,
         on_lost: Callable[[str], object] = lambda _: None,
     ) -> None:
-        self._items: collections.deque[Message] = collections.deque()
+        # Made on the first queued message, dropped once empty: most connections never queue.
+        self._items: collections.deque[Message] | None = None
         #: Payload bytes queued.
         self.nbytes = 0
         self.max_bytes = max_bytes
@@ -88,9 +89,9 @@ class Outbox:
 
     def fits(self, size: int) -> bool:
         """Whether a message of ``size`` bytes fits now."""
-        if self.max_messages is not None and len(self._items) + 1 > self.max_messages:
+        if self.max_messages is not None and len(self) + 1 > self.max_messages:
             return False
-        return self.max_bytes is None or not self._items or self.nbytes + size <= self.max_bytes
+        return self.max_bytes is None or not self or self.nbytes + size <= self.max_bytes
 
     def offer(self, message: Message, *, notify_full: bool = True) -> bool:
         """Queue ``message`` under the policy; ``False`` when, under ``"block"``,
@@ -109,15 +110,13 @@ class Outbox:
                 self._wait_for_room()
                 return False
             self._make_room(size)
-        self._items.append(message)
+        self._queue().append(message)
         self.nbytes += size
         return True
 
     def _make_room(self, size: int) -> None:
         if self.policy != "drop_oldest":
-            raise SendBufferFull(
-                f"send buffer full ({len(self._items)} messages, {self.nbytes} bytes queued)"
-            )
+            raise SendBufferFull(f"send buffer full ({len(self)} messages, {self.nbytes} bytes queued)")
         dropped: list[Message] = []
         while not self.fits(size):
             dropped.append(self._popleft())
@@ -145,8 +144,8 @@ class Outbox:
         put back at the front then unless it was written whole.
         """
         self._settle_in_flight()
-        flushed = bool(self._items)
-        while self._items and not stop():
+        flushed = bool(self)
+        while self and not stop():
             message = self._popleft()
             progress = WriteProgress()
             try:
@@ -166,12 +165,20 @@ class Outbox:
         if in_flight is not None and not in_flight[1].done:
             self._push_front(in_flight[0])
 
+    def _queue(self) -> collections.deque[Message]:
+        if self._items is None:
+            self._items = collections.deque()
+        return self._items
+
     def _push_front(self, message: Message) -> None:
-        self._items.appendleft(message)
+        self._queue().appendleft(message)
         self.nbytes += len(message[1])
 
     def _popleft(self) -> Message:
-        message = self._items.popleft()
+        items = self._queue()
+        message = items.popleft()
+        if not items:
+            self._items = None
         self.nbytes -= len(message[1])
         self._room.set()
         return message
@@ -180,8 +187,8 @@ class Outbox:
         """Refuse further messages (``exc``), wake blocked senders, drop what was queued."""
         self._closed = exc
         self._settle_in_flight()
-        items = list(self._items)
-        self._items.clear()
+        items = list(self._items or ())
+        self._items = None
         self.nbytes = 0
         self._room.set()
         if items:
@@ -192,7 +199,7 @@ class Outbox:
         self._closed = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) if self._items is not None else 0
 
     def __bool__(self) -> bool:
         return bool(self._items)

@@ -96,3 +96,11 @@ def test_put_gives_up_on_a_full_inbox_once_abandoned() -> None:
     assert putter.value is False and len(inbox) == 1
     assert inbox.put("c", abandon) is False  # still full: dropped at once
     assert inbox.get() == "a" and inbox.put("d", abandon) is True  # room: appended
+
+
+def test_an_idle_inbox_holds_no_queue() -> None:
+    inbox = Inbox(4)
+    assert inbox._items is None and len(inbox) == 0
+    assert inbox.put(b"x")
+    assert len(inbox) == 1
+    assert inbox.get(timeout=1) == b"x"

@@ -174,3 +174,15 @@ def test_message_for() -> None:
         message_for("\ud800", None)
     with pytest.raises(TypeError):
         message_for(1, None)  # type: ignore[arg-type]
+
+
+def test_an_idle_outbox_holds_no_queue_and_drops_it_once_drained() -> None:
+    # Memory per idle connection: most connections never queue a message.
+    outbox = Outbox(None, None, "fail")
+    assert outbox._items is None
+    outbox.offer((OP_BINARY, b"a"))
+    outbox.offer((OP_BINARY, b"b"))
+    written: list[Message] = []
+    assert outbox.flush(lambda message, progress: written.append(message))
+    assert written == [(OP_BINARY, b"a"), (OP_BINARY, b"b")]
+    assert outbox._items is None and len(outbox) == 0 and not outbox
