@@ -209,7 +209,8 @@ def make_options(
       pairs of str), or a callable returning them, called before every attempt
       (to refresh tokens). A ``Sec-WebSocket-Protocol`` header is taken as the
       subprotocol offer, added to ``subprotocols``.
-    - ``ping_interval``: seconds between keepalive pings; ``None``: no pings.
+    - ``ping_interval``: seconds between keepalive pings (each gap shortened by up
+      to 10 % at random, so connections opened together spread out); ``None``: no pings.
     - ``ping_timeout``: seconds to wait for the pong before the connection is
       declared dead; ``None``: never.
     - ``websocket_type``: ``BINARY_TYPE_BLOB`` sends every message as text,
