@@ -1,11 +1,14 @@
 """Keepalive: ping every ``ping_interval`` seconds, fail the attempt on a missing pong.
 
-No greenlet waits between pings: a hub timer starts a short-lived greenlet
-for each ping, which lives until the pong came (or ``ping_timeout`` ran
-out), so an idle connection parks one greenlet, its receive loop's. Each gap
-is ``ping_interval`` shortened by up to 10 % at random, so that thousands of
-connections opened together do not ping in lockstep, and no gap is longer
-than asked (a server's idle timeout is usually what the interval guards).
+No greenlet waits between pings, nor for a pong: a hub timer sends each ping
+at once when nothing else is being written and the socket takes it (the
+usual case), and another timer watches for the pong. A greenlet is started
+only when the ping has to wait (behind a large send, a full socket buffer,
+TLS) or to fail the attempt, so an idle connection parks one greenlet, its
+receive loop's. Each gap is ``ping_interval`` shortened by up to 10 % at
+random, so that thousands of connections opened together do not ping in
+lockstep, and no gap is longer than asked (a server's idle timeout is usually
+what the interval guards). The next gap starts when the pong arrived.
 
 What ``ping_timeout`` measures: the time to write the ping (it may wait
 behind a large send that a dead peer never reads), then the time our receive
@@ -20,6 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -28,6 +32,7 @@ from gevent.greenlet import Greenlet
 from ..exceptions import PingTimeout, WebSocketError
 
 if TYPE_CHECKING:
+    from .pings import Pong
     from .session import Session
 
 __all__ = ["JITTER", "Keepalive", "next_gap"]
@@ -44,9 +49,9 @@ def next_gap(interval: float) -> float:
 
 
 class Keepalive:
-    """The keepalive of one open attempt: a timer, and a greenlet only while a ping is out."""
+    """The keepalive of one open attempt: timers, and a greenlet only when a ping must wait."""
 
-    __slots__ = ("_interval", "_log", "_session", "_timeout", "_timer", "greenlet")
+    __slots__ = ("_interval", "_log", "_pong", "_session", "_timeout", "_timer", "_until", "greenlet")
 
     def __init__(
         self, session: Session, interval: float, timeout: float | None, log: logging.LoggerAdapter[Any]
@@ -55,46 +60,76 @@ class Keepalive:
         self._interval = interval
         self._timeout = timeout
         self._log = log
-        self._timer: Any = None
-        #: The greenlet of the ping in flight, if any.
+        self._timer: Any = None  # the next ping's, or the pong's deadline
+        self._pong: Pong | None = None  # the ping out, waiting for its pong
+        self._until = 0.0  # the pong's deadline, on the reading clock
+        #: The greenlet of a ping that had to wait to be written, if any.
         self.greenlet: Greenlet[Any, Any] | None = None
 
     def start(self) -> None:
         """Arm the timer for the first ping."""
-        self._arm()
+        self._arm(next_gap(self._interval), self._ping_due)
 
     def stop(self) -> None:
-        """No more pings; wait for the one in flight (the attempt has ended, so it returns at once)."""
-        timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.stop()
-            timer.close()
+        """No more pings; wait for a ping being written (the attempt has ended,
+        so it returns at once)."""
+        self._disarm()
+        pong, self._pong = self._pong, None
+        if pong is not None:
+            pong.on_settled = None
         greenlet = self.greenlet
         if greenlet is not None and greenlet is not gevent.getcurrent():
             greenlet.join()
 
-    def _arm(self) -> None:
-        self._timer = gevent.get_hub().loop.timer(next_gap(self._interval))
-        self._timer.start(self._due)
+    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
+        self._disarm()
+        self._timer = gevent.get_hub().loop.timer(delay)
+        self._timer.start(callback)
 
-    def _due(self) -> None:
-        """In the hub: start the ping's greenlet (never in the hub itself: it blocks)."""
-        if self._timer is None or self._session.ended.is_set():
+    def _disarm(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.stop()
+            timer.close()
+
+    @property
+    def _over(self) -> bool:
+        return self._session.ended.is_set()
+
+    # -- sending the ping ------------------------------------------------------
+
+    def _ping_due(self) -> None:
+        """In the hub: ping now if that cannot block, else from a greenlet."""
+        self._disarm()
+        session = self._session
+        if self._over:
             return
-        self._timer.close()
-        self._timer = None
-        greenlet = self.greenlet = gevent.spawn(self._ping_round)
+        if session.closing.sent:  # closing: no ping, but the close may yet be cancelled by a loss
+            self._arm(next_gap(self._interval), self._ping_due)
+            return
+        started = time.monotonic()
+        pong = session.try_ping_now()
+        if pong is not None:
+            self._await(pong, started)
+            return
+        self._spawn(self._ping_waiting)
+
+    def _spawn(self, work: Callable[[], None]) -> None:
+        greenlet = self.greenlet = gevent.spawn(work)
         greenlet.name = f"geventws-keepalive {self._session.label}"
 
-    def _ping_round(self) -> None:
+    def _ping_waiting(self) -> None:
+        """The ping must wait to be written: at most ``ping_timeout`` seconds."""
         session = self._session
+        started = time.monotonic()
         try:
-            if session.closing.sent or _ping_answered(session, self._timeout):
-                if not session.ended.is_set():
-                    self._arm()
-                return
-            if not session.ended.is_set():
-                session.fail(PingTimeout(f"no pong within {self._timeout} seconds"))
+            pong = None
+            with gevent.Timeout(self._timeout, False):  # type: ignore[arg-type]
+                pong = session.ping()
+            if pong is not None:
+                self._await(pong, started)
+            elif not self._over:
+                self._session.fail(PingTimeout(f"no pong within {self._timeout} seconds"))
         except WebSocketError:
             pass  # the connection closed meanwhile; the receive loop reports it
         except Exception:
@@ -102,20 +137,48 @@ class Keepalive:
         finally:
             self.greenlet = None
 
+    # -- waiting for the pong ----------------------------------------------------
 
-def _ping_answered(session: Session, timeout: float | None) -> bool:
-    """Ping and wait for the pong: the write in wall time (it may wait behind
-    a send that a dead peer never reads), then the wait on the reading clock."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    pong = None
-    with gevent.Timeout(timeout, False):  # type: ignore[arg-type]
-        pong = session.ping()
-    if pong is None:
-        return False
-    if deadline is None:
-        gevent.wait([pong.event, session.ended], count=1)
-    else:
-        # What is left of the timeout after the write, counted on the reading clock.
-        until = session.reading.now() + max(deadline - time.monotonic(), 0)
-        session.reading.wait(until, (pong.event, session.ended))
-    return pong.latency is not None
+    def _await(self, pong: Pong, started: float) -> None:
+        """Watch for ``pong``: what is left of the timeout after the write, on the reading clock."""
+        self._pong = pong
+        pong.on_settled = self._settled
+        if pong.settled:
+            self._settled()
+            return
+        if self._timeout is not None:
+            left = max(started + self._timeout - time.monotonic(), 0.0)
+            self._until = self._session.reading.now() + left
+            self._arm(left, self._pong_due)
+
+    def _settled(self) -> None:
+        """The pong arrived (or the attempt ended): the next gap starts."""
+        pong, self._pong = self._pong, None
+        self._disarm()
+        if pong is not None and pong.latency is not None and not self._over:
+            self._arm(next_gap(self._interval), self._ping_due)
+
+    def _pong_due(self) -> None:
+        """In the hub: the timeout ran out in wall time; on the reading clock?"""
+        self._disarm()
+        pong = self._pong
+        if pong is None or pong.settled or self._over:
+            return
+        reading = self._session.reading
+        if reading.paused:
+            reading.call_on_change(self._pong_due)  # the countdown goes on at the resume
+            return
+        left = self._until - reading.now()
+        if left > 0:
+            self._arm(left, self._pong_due)
+            return
+        self._pong = None
+        pong.on_settled = None
+        self._spawn(self._fail)
+
+    def _fail(self) -> None:
+        try:
+            if not self._over:
+                self._session.fail(PingTimeout(f"no pong within {self._timeout} seconds"))
+        finally:
+            self.greenlet = None

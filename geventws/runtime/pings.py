@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Callable
 
 import gevent.event
+
+from ..protocol.writer import new_mask_key
 
 __all__ = ["PingTracker", "Pong"]
 
@@ -13,30 +15,48 @@ __all__ = ["PingTracker", "Pong"]
 class Pong:
     """What :meth:`Connection.ping` returns: wait for the matching pong."""
 
-    __slots__ = ("_event", "latency", "payload", "sent_at")
+    __slots__ = ("_event", "latency", "on_settled", "payload", "sent_at", "settled")
 
     def __init__(self, payload: bytes) -> None:
         self.payload = payload
         self.sent_at = time.monotonic()
         #: Round-trip time in seconds once the pong arrived, else ``None``.
         self.latency: float | None = None
-        self._event = gevent.event.Event()
+        #: Whether the pong arrived or the connection ended.
+        self.settled = False
+        #: Called (in the greenlet that settles it) once settled: keepalive's hook.
+        self.on_settled: Callable[[], object] | None = None
+        self._event: gevent.event.Event | None = None  # made for a waiter only
 
     def wait(self, timeout: float | None = None) -> bool:
         """Whether the pong arrived within ``timeout`` seconds."""
-        return self._event.wait(timeout) and self.latency is not None
+        if not self.settled:
+            self.event.wait(timeout)
+        return self.latency is not None
 
     @property
     def event(self) -> gevent.event.Event:
         """Set once the pong arrived or the connection ended."""
+        if self._event is None:
+            self._event = gevent.event.Event()
+            if self.settled:
+                self._event.set()
         return self._event
 
     def _resolve(self, now: float) -> None:
         self.latency = now - self.sent_at
-        self._event.set()
+        self._settle()
 
     def _cancel(self) -> None:
-        self._event.set()
+        self._settle()
+
+    def _settle(self) -> None:
+        self.settled = True
+        if self._event is not None:
+            self._event.set()
+        hook, self.on_settled = self.on_settled, None
+        if hook is not None:
+            hook()
 
 
 class PingTracker:
@@ -49,9 +69,9 @@ class PingTracker:
 
     def new_payload(self, data: bytes) -> bytes:
         """``data``, or random bytes when empty or already waiting for its pong."""
-        payload = bytes(data) or os.urandom(4)
+        payload = bytes(data) or new_mask_key()
         while payload in self._waiting:
-            payload = os.urandom(4)
+            payload = new_mask_key()
         return payload
 
     def add(self, payload: bytes) -> Pong:

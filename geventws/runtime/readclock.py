@@ -10,7 +10,7 @@ this clock, which stands still while the receive loop is paused.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import gevent
 import gevent.event
@@ -27,8 +27,8 @@ class ReadingClock:
         self._clock = clock
         self._paused_total = 0.0
         self._paused_at: float | None = None
-        # Created by a waiter, set and dropped at the next pause or resume: a
-        # message delivered while nobody waits costs no Event.
+        # Created by a watcher, set and dropped at the next pause or resume: a
+        # message delivered while nobody watches costs no Event.
         self._changed: gevent.event.Event | None = None
 
     @property
@@ -62,17 +62,8 @@ class ReadingClock:
         if changed is not None:
             changed.set()  # wakes every waiter
 
-    def wait(self, until: float, events: Sequence[gevent.event.Event]) -> bool:
-        """Wait until one of ``events`` is set (``True``) or this clock reaches
-        ``until`` (``False``); a pause stops the countdown, a resume restarts it."""
-        while True:
-            if any(event.is_set() for event in events):
-                return True
-            remaining: float | None = None  # paused: only a resume or an event ends the wait
-            if self._paused_at is None:
-                remaining = until - self.now()
-                if remaining <= 0:
-                    return False
-            if self._changed is None:
-                self._changed = gevent.event.Event()
-            gevent.wait([*events, self._changed], timeout=remaining, count=1)
+    def call_on_change(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` from the hub at the next pause or resume."""
+        if self._changed is None:
+            self._changed = gevent.event.Event()
+        self._changed.rawlink(lambda _: callback())

@@ -201,6 +201,17 @@ class Session:
         self.send(OP_PING, payload)
         return pong
 
+    def try_ping_now(self) -> PongWaiter | None:
+        """Send a keepalive ping without waiting (the hub may call it); ``None``
+        if it would have to wait (a write in progress, a full socket buffer)."""
+        transport = self.transport
+        if transport is None:
+            return None
+        payload = self._pings.new_payload(b"")
+        if not transport.try_send_now(OP_PING, payload):
+            return None
+        return self._pings.add(payload)
+
     # -- the receive greenlet ----------------------------------------------------
 
     def _run(self) -> None:

@@ -17,7 +17,15 @@ import gevent.socket
 
 from ..exceptions import HandshakeError
 from ..protocol.extensions import PerMessageDeflate
-from ..protocol.writer import OP_BINARY, OP_TEXT, Payload, encode_frames, frame_chunks, message_chunks
+from ..protocol.writer import (
+    OP_BINARY,
+    OP_TEXT,
+    Payload,
+    encode_frame,
+    encode_frames,
+    frame_chunks,
+    message_chunks,
+)
 
 __all__ = ["Transport", "WriteProgress"]
 
@@ -94,6 +102,35 @@ class Transport:
         if self.on_frame_sent is not None:
             for opcode, payload in frames:
                 self.on_frame_sent(opcode, payload, True)
+
+    def try_send_now(self, opcode: int, payload: bytes) -> bool:
+        """Write a small control frame at once, if nothing is being written and
+        the socket takes it without waiting; whether it did. Never blocks, so
+        the hub may call it (keepalive's timer); plain TCP only (TLS records
+        are the ``ssl`` module's to write). A frame the socket took only in
+        part is finished by a helper greenlet, as after an interruption.
+        """
+        sock = self.sock
+        if self._closed or type(sock) is not gevent.socket.socket:
+            return False
+        lock = self._write_lock
+        if not lock.acquire(blocking=False):
+            return False
+        data = encode_frame(opcode, payload)
+        try:
+            sent = sock._sock.send(data)  # type: ignore[attr-defined]  # the OS socket, non-blocking
+        except OSError:  # would block, or the stream failed: the blocking path will tell
+            lock.release()
+            return False
+        if sent < len(data):
+            pending = WriteProgress()
+            pending.view, pending.offset, pending.started = memoryview(data), sent, True
+            self._finish_in_background(pending)  # it releases the lock
+        else:
+            lock.release()
+        if self.on_frame_sent is not None:
+            self.on_frame_sent(opcode, payload, True)
+        return True
 
     def write(self, data: bytes) -> None:
         """Write all of ``data`` (the handshake request, an encoded frame)."""

@@ -1,9 +1,8 @@
-"""The reading clock: a fake clock for the arithmetic, greenlets only where it waits on events."""
+"""The reading clock: a fake clock for the arithmetic, the hub for its change callbacks."""
 
 from __future__ import annotations
 
 import gevent
-import gevent.event
 
 from geventws.runtime.readclock import ReadingClock
 
@@ -44,39 +43,23 @@ def test_pause_and_resume_are_idempotent() -> None:
     assert clock.now() - start == 1
 
 
-def test_wait_returns_true_when_an_event_is_set() -> None:
+def test_a_change_calls_back_once_from_the_hub() -> None:
     clock = ReadingClock(FakeClock())
-    event = gevent.event.Event()
-    event.set()
-    assert clock.wait(clock.now(), [event])
+    calls: list[bool] = []
+    clock.call_on_change(lambda: calls.append(clock.paused))
+    gevent.sleep(0)
+    assert calls == []  # nothing changed yet
+    clock.pause()
+    assert calls == []  # called from the hub, not from inside pause()
+    gevent.sleep(0)
+    assert calls == [True]
+    clock.resume()
+    gevent.sleep(0)
+    assert calls == [True]  # once: the watcher registers again if it still cares
 
 
-def test_wait_returns_false_when_the_reading_time_is_up() -> None:
+def test_a_message_delivered_with_no_watcher_costs_no_event() -> None:
     clock = ReadingClock(FakeClock())
-    assert not clock.wait(clock.now(), [gevent.event.Event()])
-
-
-def test_a_paused_clock_waits_for_the_resume_and_an_event_ends_the_wait() -> None:
-    fake = FakeClock()
-    clock = ReadingClock(fake)
-    event = gevent.event.Event()
     clock.pause()
-    fake.t += 1000  # far past the deadline, but paused: the countdown stands still
-    waiter = gevent.spawn(clock.wait, clock.now() + 1, [event])
-    gevent.sleep(0)
-    assert not waiter.dead
-    event.set()
-    waiter.join(5)
-    assert waiter.value is True
-
-
-def test_a_resume_wakes_a_paused_wait_which_then_times_out() -> None:
-    fake = FakeClock()
-    clock = ReadingClock(fake)
-    clock.pause()
-    waiter = gevent.spawn(clock.wait, clock.now(), [gevent.event.Event()])
-    gevent.sleep(0)
-    assert not waiter.dead
-    clock.resume()  # no reading time left: the wait ends at once
-    waiter.join(5)
-    assert waiter.value is False
+    clock.resume()
+    assert clock._changed is None
