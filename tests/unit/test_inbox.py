@@ -104,3 +104,61 @@ def test_an_idle_inbox_holds_no_queue() -> None:
     assert inbox.put(b"x")
     assert len(inbox) == 1
     assert inbox.get(timeout=1) == b"x"
+
+
+def test_a_ready_message_is_taken_without_a_switch() -> None:
+    inbox = Inbox(4)
+    inbox.put(b"x")
+    ran: list[bool] = []
+    gevent.spawn(ran.append, True)  # runs at the next pass through the hub
+    assert inbox.get(timeout=1) == b"x"
+    assert ran == []  # get() never went through the hub
+    gevent.sleep(0)
+    assert ran == [True]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_reader_is_not_woken_later_by_a_put() -> None:
+    # The reader's waiter outlives its wait: a later put must not switch into
+    # the greenlet, which is now waiting for something else.
+    inbox = Inbox(4)
+    elsewhere = gevent.event.Event()
+    results: list[object] = []
+
+    def reader() -> None:
+        try:
+            inbox.get()
+        except Interrupt:
+            results.append("interrupted")
+        results.append(elsewhere.wait(5))
+
+    greenlet = gevent.spawn(reader)
+    gevent.sleep(0)  # the reader waits in get()
+    greenlet.kill(Interrupt, block=False)
+    gevent.sleep(0)
+    gevent.sleep(0)
+    assert results == ["interrupted"]  # and now waits on ``elsewhere``
+    inbox.put(b"x")
+    gevent.sleep(0)
+    gevent.sleep(0)
+    assert results == ["interrupted"] and not greenlet.dead
+    elsewhere.set()
+    greenlet.join(5)
+    assert results == ["interrupted", True]
+    assert len(inbox) == 1
+
+
+def test_a_put_and_the_timeout_at_once_give_the_message() -> None:
+    inbox = Inbox(4)
+    getter = gevent.spawn(inbox.get, 0.0001)
+    gevent.sleep(0)
+    inbox.put(b"x")
+    getter.join(5)
+    # Either outcome is allowed by the timing, never both or a hang; no message is lost.
+    if getter.successful():
+        assert getter.value == b"x" and len(inbox) == 0
+    else:
+        assert isinstance(getter.exception, TimeoutError) and len(inbox) == 1
