@@ -8,7 +8,9 @@ the time (``open_timeout``); on any failure, or a kill, the socket is closed.
 
 from __future__ import annotations
 
+import _socket
 import functools
+import ipaddress
 import logging
 import os
 import socket as stdlib_socket
@@ -103,11 +105,30 @@ def _connect_tcp(host: str, port: int, route: Route, label: str, timer: PhaseTim
     """``socket.create_connection``, with our options set before ``connect``."""
     try:
         with timer.phase("dns"):
-            infos = gevent.socket.getaddrinfo(host, port, 0, stdlib_socket.SOCK_STREAM)
+            infos = _addresses(host, port)
     except gevent.socket.gaierror as exc:
         raise ConnectError(f"cannot resolve {host!r}: {exc}") from exc
     with timer.phase("tcp"):
         return _connect_first(infos, route, label)
+
+
+def _addresses(host: str, port: int) -> list[Any]:
+    """``getaddrinfo`` for a stream to ``host``. An IP address is converted in
+    place (no lookup can block), not sent to gevent's resolver, whose default
+    hands every call to a thread: that hop cost more than the rest of a
+    loopback handshake."""
+    if _is_ip_address(host):
+        # The C module's: never patched by gevent.monkey, and numeric-only here.
+        return _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM, 0, _socket.AI_NUMERICHOST)
+    return gevent.socket.getaddrinfo(host, port, 0, stdlib_socket.SOCK_STREAM)
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _connect_first(infos: list[Any], route: Route, label: str) -> gevent.socket.socket:
