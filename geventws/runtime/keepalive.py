@@ -30,6 +30,7 @@ import gevent
 from gevent.greenlet import Greenlet
 
 from ..exceptions import PingTimeout, WebSocketError
+from .greenlets import spawn
 
 if TYPE_CHECKING:
     from .pings import Pong
@@ -115,8 +116,7 @@ class Keepalive:
         self._spawn(self._ping_waiting)
 
     def _spawn(self, work: Callable[[], None]) -> None:
-        greenlet = self.greenlet = gevent.spawn(work)
-        greenlet.name = f"geventws-keepalive {self._session.label}"
+        self.greenlet = spawn(work, name=f"geventws-keepalive {self._session.label}")
 
     def _ping_waiting(self) -> None:
         """The ping must wait to be written: at most ``ping_timeout`` seconds."""

@@ -22,6 +22,7 @@ from gevent.greenlet import Greenlet
 
 from ..exceptions import WebSocketError
 from ..protocol.backoff import Backoff
+from .greenlets import spawn
 
 __all__ = ["Phase", "Supervisor"]
 
@@ -124,8 +125,7 @@ class Supervisor:
             return False
         self.finish_requested = False
         self.finished.clear()
-        self._greenlet = gevent.spawn(self._run)
-        self._greenlet.name = self._name
+        self._greenlet = spawn(self._run, name=self._name)
         return True
 
     def cancel(self) -> None:
