@@ -18,6 +18,7 @@ import gevent.socket
 from ..exceptions import HandshakeError
 from ..protocol.extensions import PerMessageDeflate
 from ..protocol.writer import (
+    CHUNK_SIZE,
     OP_BINARY,
     OP_TEXT,
     Payload,
@@ -84,7 +85,7 @@ class Transport:
         deflate = self.deflate
         if deflate is not None and fin and opcode in (OP_TEXT, OP_BINARY):
             self._write_whole(lambda: message_chunks(opcode, payload, deflate), progress, commit=True)
-        else:
+        elif not self._send_at_once(opcode, payload, fin, progress):
             pieces = frame_chunks(opcode, payload, fin)
             self._write_whole(lambda: pieces, progress)
         if self.on_frame_sent is not None:
@@ -103,6 +104,41 @@ class Transport:
             for opcode, payload in frames:
                 self.on_frame_sent(opcode, payload, True)
 
+    def _send_at_once(self, opcode: int, payload: Payload, fin: bool, progress: WriteProgress | None) -> bool:
+        """The fast path of a small frame: with the lock free, one system call
+        and no bookkeeping; whether it took the frame (then it is written, or
+        being written under the lock). Nothing here can block, so nothing can
+        interrupt it half-way; what the socket did not take is written the
+        careful way, lock held."""
+        if type(payload) is not bytes or len(payload) > CHUNK_SIZE:
+            return False
+        lock = self._write_lock
+        if self._closed or type(self.sock) is not gevent.socket.socket or not lock.acquire(blocking=False):
+            return False
+        try:
+            data = encode_frame(opcode, payload, fin)
+            sent = self._write_now(data)
+        except BaseException:  # a bad frame or a dead stream: nothing was written
+            lock.release()
+            raise
+        if sent == len(data):
+            lock.release()
+            if progress is not None:
+                progress.started = progress.done = True
+            return True
+        pending = WriteProgress() if progress is None else progress
+        pending.view, pending.offset, pending.started = memoryview(data), sent, sent > 0
+        self._write_whole(lambda: iter(()), pending, held=True)
+        return True
+
+    def _write_now(self, data: bytes) -> int:
+        """Bytes of ``data`` the OS socket took without waiting (the lock is held)."""
+        try:
+            sent: int = self.sock._sock.send(data)  # type: ignore[attr-defined]  # non-blocking
+        except BlockingIOError:
+            return 0
+        return sent
+
     def try_send_now(self, opcode: int, payload: bytes) -> bool:
         """Write a small control frame at once, if nothing is being written and
         the socket takes it without waiting; whether it did. Never blocks, so
@@ -118,8 +154,10 @@ class Transport:
             return False
         data = encode_frame(opcode, payload)
         try:
-            sent = sock._sock.send(data)  # type: ignore[attr-defined]  # the OS socket, non-blocking
-        except OSError:  # would block, or the stream failed: the blocking path will tell
+            sent = self._write_now(data)
+        except OSError:  # the stream failed: the blocking path will tell
+            sent = 0
+        if not sent:
             lock.release()
             return False
         if sent < len(data):
@@ -137,13 +175,19 @@ class Transport:
         self._write_whole(lambda: iter((data,)), None)
 
     def _write_whole(
-        self, pieces: Callable[[], Iterator[bytes]], progress: WriteProgress | None, commit: bool = False
+        self,
+        pieces: Callable[[], Iterator[bytes]],
+        progress: WriteProgress | None,
+        commit: bool = False,
+        held: bool = False,
     ) -> None:
-        """Write the frame ``pieces()`` makes, under the lock; ``commit``: the
-        frame is started (written whole, or the stream aborted) once made."""
+        """Write the frame ``pieces()`` makes, under the lock (``held``: already
+        taken); ``commit``: the frame is started (written whole, or the stream
+        aborted) once made."""
         pending = WriteProgress() if progress is None else progress
         lock = self._write_lock
-        lock.acquire()  # interrupted here: nothing was written, nothing to undo
+        if not held:
+            lock.acquire()  # interrupted here: nothing was written, nothing to undo
         try:
             if self._closed:
                 raise ConnectionResetError("the connection is closed")

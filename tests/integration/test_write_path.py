@@ -331,3 +331,49 @@ def test_memory_of_a_large_send(pair: tuple[Transport, gevent.socket.socket], ma
     assert reader.get(timeout=WAIT) == size + 14
     extra = peak - before
     assert extra < 1.5 * size, f"{extra / 2**20:.1f} MiB extra for a {size / 2**20:.0f} MiB send"
+
+
+def test_small_frames_take_one_system_call_when_the_socket_has_room(
+    pair: tuple[Transport, gevent.socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transport, server = pair
+    careful: list[object] = []
+    original = Transport._write_whole
+
+    def counting(self: Transport, *args: Any, **kwargs: Any) -> None:
+        careful.append(args)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Transport, "_write_whole", counting)
+    progress = WriteProgress()
+    transport.send_frame(OP_BINARY, b"a" * 100, progress=progress)
+    transport.send_frame(OP_TEXT, b"b", fin=False)
+    assert careful == [] and progress.started and progress.done
+    reader = FrameReader(server)
+    assert reader.read_frame() == (True, OP_BINARY, b"a" * 100)
+    assert reader.read_frame() == (False, OP_TEXT, b"b")
+    transport.send_frame(OP_BINARY, pattern(transport_module.CHUNK_SIZE + 1))  # large: the careful way
+    assert len(careful) == 1
+
+
+def test_small_frames_the_socket_takes_in_part_arrive_whole_and_in_order(
+    pair: tuple[Transport, gevent.socket.socket],
+) -> None:
+    # A slow reader: the socket buffer fills, so small frames meet a full buffer
+    # (nothing taken) or one with room for part of them (the rest written under the lock).
+    transport, server = pair
+    sizes = [1, 125, 126, 1000, 4093, 65535, 65536, 200_000]
+    frames = [(OP_BINARY, pattern(sizes[i % len(sizes)], i)) for i in range(400)]
+    received: list[tuple[bool, int, bytes]] = []
+
+    def read_slowly() -> None:
+        reader = FrameReader(server)
+        for _ in frames:
+            received.append(reader.read_frame())
+            gevent.sleep(0)
+
+    reading = gevent.spawn(read_slowly)
+    for opcode, payload in frames:
+        transport.send_frame(opcode, payload)
+    reading.join(WAIT * 10)
+    assert received == [(True, opcode, payload) for opcode, payload in frames]
