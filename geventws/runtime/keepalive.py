@@ -101,6 +101,12 @@ class Keepalive:
 
     def _ping_due(self) -> None:
         """In the hub: ping now if that cannot block, else from a greenlet."""
+        try:
+            self._ping_now_or_later()
+        except Exception:  # never a traceback printed by the hub
+            self._log.exception("keepalive failed")
+
+    def _ping_now_or_later(self) -> None:
         self._disarm()
         session = self._session
         if self._over:
@@ -160,6 +166,12 @@ class Keepalive:
 
     def _pong_due(self) -> None:
         """In the hub: the timeout ran out in wall time; on the reading clock?"""
+        try:
+            self._check_pong()
+        except Exception:  # never a traceback printed by the hub
+            self._log.exception("keepalive failed")
+
+    def _check_pong(self) -> None:
         self._disarm()
         pong = self._pong
         if pong is None or pong.settled or self._over:

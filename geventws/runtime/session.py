@@ -205,8 +205,8 @@ class Session:
         """Send a keepalive ping without waiting (the hub may call it); ``None``
         if it would have to wait (a write in progress, a full socket buffer)."""
         transport = self.transport
-        if transport is None:
-            return None
+        if transport is None or self._observer.tracer is not None:
+            return None  # a frame trace writes to the user's sink, which may block: not from the hub
         payload = self._pings.new_payload(b"")
         if not transport.try_send_now(OP_PING, payload):
             return None

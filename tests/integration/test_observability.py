@@ -9,6 +9,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import gevent
+import gevent.event
 import gevent.socket
 import pytest
 
@@ -256,6 +258,33 @@ def test_trace_to_a_logger(ws_server: ServerProcess, caplog: pytest.LogCaptureFi
         _echo_round_trips(ws, ["hi"])
     records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "trace.frames"]
     assert ("out", "text", 2) in [(r["dir"], r["opcode"], r["length"]) for r in records]
+
+
+class CooperativeSink:
+    """A trace sink that yields to the hub on every write, like a socket-backed stream."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def write(self, text: str) -> None:
+        gevent.sleep(0)  # would raise BlockingSwitchOutError if called from the hub
+        self.lines.extend(json.loads(line) for line in text.splitlines() if line)
+
+
+def test_keepalive_pings_are_traced_from_a_greenlet_never_the_hub(
+    ws_server: ServerProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = CooperativeSink()
+    pongs = gevent.event.Event()
+    with geventws.connect(ws_server.url("/"), ping_interval=0.02 * UNIT, trace=sink) as ws:
+        ws.on_pong = lambda conn, payload: pongs.set() if len(_pings_out(sink)) >= 3 else None
+        assert pongs.wait(WAIT)
+    assert len(_pings_out(sink)) >= 3
+    assert "trace switched off" not in caplog.text
+
+
+def _pings_out(sink: CooperativeSink) -> list[dict[str, Any]]:
+    return [r for r in sink.lines if r["dir"] == "out" and r["opcode"] == "ping"]
 
 
 def test_trace_shows_the_fragments_of_a_message(raw_server: RawServerFactory) -> None:
