@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .protocol.codes import ErrorCode
 
 if TYPE_CHECKING:
+    from .exceptions import WebSocketError
     from .runtime.observer import Observer
 
 __all__ = ["CALLBACKS", "Callback", "Callbacks"]
@@ -89,3 +90,18 @@ class Callbacks:
         if self.on_error is None and not self._errors_raised:
             self._log.warning("%s: %s", code.name, msg)
         self._fire("on_error", code, msg)
+
+    # The hooks the outbox and the supervisor call (methods, not closures: one
+    # object fewer each per connection).
+
+    def _buffer_full(self) -> None:
+        self._fire("on_buffer_full")
+
+    def _sends_lost(self, text: str) -> None:
+        self._notify_error(ErrorCode.SEND_FAIL, text)
+
+    def _reconnecting(self, attempt: int, delay: float, error: WebSocketError | None) -> None:
+        self._fire("on_reconnecting", attempt, delay, error)
+
+    def _giving_up(self, attempts: int, error: WebSocketError | None) -> None:
+        self._fire("on_give_up", error)

@@ -114,12 +114,6 @@ class Connection(Callbacks, Sequential, Observed):
             on_lost=self._sends_lost,
         )
 
-    def _buffer_full(self) -> None:
-        self._fire("on_buffer_full")
-
-    def _sends_lost(self, text: str) -> None:
-        self._notify_error(ErrorCode.SEND_FAIL, text)
-
     def _new_supervisor(self) -> Supervisor:
         reconnect = self._options.reconnect
         return Supervisor(
@@ -131,12 +125,6 @@ class Connection(Callbacks, Sequential, Observed):
             on_finished=self._finished,
             name=f"geventws-supervisor {self._log_context['url']}",
         )
-
-    def _reconnecting(self, attempt: int, delay: float, error: WebSocketError | None) -> None:
-        self._fire("on_reconnecting", attempt, delay, error)
-
-    def _giving_up(self, attempts: int, error: WebSocketError | None) -> None:
-        self._fire("on_give_up", error)
 
     # -- properties ----------------------------------------------------------
 

@@ -99,12 +99,16 @@ class Keepalive:
 
     # -- sending the ping ------------------------------------------------------
 
+    def _in_hub(self, work: Callable[[], None]) -> None:
+        """Run a timer's ``work``: log what it raises, never let the hub print it."""
+        try:
+            work()
+        except Exception:
+            self._log.exception("keepalive failed")
+
     def _ping_due(self) -> None:
         """In the hub: ping now if that cannot block, else from a greenlet."""
-        try:
-            self._ping_now_or_later()
-        except Exception:  # never a traceback printed by the hub
-            self._log.exception("keepalive failed")
+        self._in_hub(self._ping_now_or_later)
 
     def _ping_now_or_later(self) -> None:
         self._disarm()
@@ -166,10 +170,7 @@ class Keepalive:
 
     def _pong_due(self) -> None:
         """In the hub: the timeout ran out in wall time; on the reading clock?"""
-        try:
-            self._check_pong()
-        except Exception:  # never a traceback printed by the hub
-            self._log.exception("keepalive failed")
+        self._in_hub(self._check_pong)
 
     def _check_pong(self) -> None:
         self._disarm()

@@ -39,6 +39,7 @@ from ..protocol.parser import FrameParser
 from ..protocol.state import State
 from ..protocol.writer import Payload, close_body
 from .failure import error_code, lost_error
+from .interrupt import AttemptInterrupt
 from .keepalive import Keepalive
 from .opening import Opened, open_websocket, resolve
 from .owner import SessionOwner
@@ -59,14 +60,13 @@ class Session:
     __slots__ = (
         "_close_timer",
         "_failure",
+        "_interrupt",
         "_keepalive",
-        "_kill_sent",
         "_log",
         "_observer",
         "_options",
         "_owner",
         "_pings",
-        "_receiver",
         "_stop_waiting",
         "closing",
         "ended",
@@ -107,8 +107,7 @@ class Session:
         self._failure: WebSocketError | None = None
         self._pings = PingTracker()
         self._close_timer: Any = None
-        self._receiver: Any = None
-        self._kill_sent = False  # abort() interrupted the receive loop: see run()
+        self._interrupt = AttemptInterrupt()  # abort() from another greenlet: see run()
         self._keepalive: Keepalive | None = None
 
     # -- commands from other greenlets -------------------------------------------
@@ -116,18 +115,7 @@ class Session:
     def run(self) -> None:
         """Run the attempt to its end in the calling greenlet, which becomes its
         receive greenlet (one parked greenlet per open connection, not two)."""
-        self._receiver = gevent.getcurrent()
-        try:
-            self._run()
-        except gevent.GreenletExit:
-            if not self._kill_sent:
-                raise  # someone else killed the supervisor's greenlet: it ends
-            self._kill_sent = False  # ours landed late (in a report or the cleanup)
-            self._cleanup()
-        finally:
-            if self._kill_sent:
-                self._absorb_kill()
-            self._receiver = None
+        self._interrupt.run(self._run, after_late_kill=self._cleanup)
 
     def close(self, code: int, reason: str) -> None:
         """End the attempt: a closing handshake once the upgrade is done (during the
@@ -141,10 +129,7 @@ class Session:
         """End the attempt at once, without a closing handshake and without
         waiting (the opening was cancelled): no report, the socket closed."""
         self._ending()
-        receiver = self._receiver
-        if receiver is not None and receiver is not gevent.getcurrent() and not self._kill_sent:
-            self._kill_sent = True
-            receiver.kill(block=False)
+        self._interrupt.interrupt()
         if self.transport is not None:
             self.transport.abort()
 
@@ -167,8 +152,9 @@ class Session:
         """Whether ``greenlet`` is one of this attempt's."""
         if greenlet is None:
             return False
-        keepalive = self._keepalive
-        return greenlet is self._receiver or (keepalive is not None and greenlet is keepalive.greenlet)
+        if greenlet is self._interrupt.greenlet:
+            return True
+        return self._keepalive is not None and greenlet is self._keepalive.greenlet
 
     @property
     def writable(self) -> bool:
@@ -176,7 +162,8 @@ class Session:
         sends until a close began)."""
         if self.state is State.OPEN:
             return True
-        return self.replaying and self.state is State.CONNECTING and gevent.getcurrent() is self._receiver
+        receiver = self._interrupt.greenlet
+        return self.replaying and self.state is State.CONNECTING and gevent.getcurrent() is receiver
 
     def send(self, opcode: int, payload: Payload, progress: WriteProgress | None = None) -> None:
         """Write one frame; a dead stream raises :class:`ConnectionClosedError`.
@@ -221,9 +208,8 @@ class Session:
                 self._receive_loop(opened.transport, opened.leftover)
         except gevent.GreenletExit:
             self.closing.lost()
-            if not self._kill_sent:
+            if not self._interrupt.taken():
                 raise  # someone else killed the supervisor's greenlet: it ends
-            self._kill_sent = False
         except WebSocketError as exc:
             self._end_with(exc)
         except Exception as exc:
@@ -231,14 +217,6 @@ class Session:
             self._end_with(exc)
         finally:
             self._cleanup()
-
-    def _absorb_kill(self) -> None:
-        """abort() scheduled a kill that has not landed yet: take it here, not
-        in the supervisor's code after the attempt. Kills are hub callbacks run
-        in order, so it lands in this sleep's switch at the latest."""
-        with contextlib.suppress(gevent.GreenletExit):
-            gevent.sleep(0)
-        self._kill_sent = False
 
     def _open(self) -> Opened | None:
         opts = self._options
