@@ -288,6 +288,30 @@ def test_wss_with_ssl_context(wss_server: ServerProcess, client_ssl_context: ssl
     assert conn.close_code == 1000
 
 
+def test_keepalive_over_tls_pings_from_a_short_lived_greenlet(
+    wss_server: ServerProcess, client_ssl_context: ssl.SSLContext
+) -> None:
+    # TLS records are the ssl module's to write: keepalive pings from a greenlet, not the hub.
+    pongs = gevent.event.Event()
+    count: list[bytes] = []
+
+    def on_pong(conn: geventws.Connection, payload: bytes) -> None:
+        count.append(payload)
+        if len(count) >= 3:
+            pongs.set()
+
+    conn = geventws.Connection(
+        wss_server.url("/echo"), ssl_context=client_ssl_context, ping_interval=0.02 * UNIT, on_pong=on_pong
+    )
+    conn.connect()
+    try:
+        assert pongs.wait(WAIT)
+        assert conn.latency is not None and len(set(count)) == len(count)  # fresh payload each time
+    finally:
+        conn.close()
+    assert conn.close_code == 1000
+
+
 def test_wss_default_context_rejects_unknown_ca(wss_server: ServerProcess) -> None:
     events: list[Any] = []
     done = gevent.event.Event()
