@@ -95,7 +95,7 @@ class Supervisor:
         self._clock = clock
         self._wait = wait
         self._name = name
-        self._wake = gevent.event.Event()
+        self._wake: gevent.event.Event | None = None  # only while waiting for a due attempt
         self._greenlet: Greenlet[Any, Any] | None = None
         self.phase = Phase.IDLE
         #: When the next attempt is due (clock time), ``None``: none is.
@@ -120,7 +120,8 @@ class Supervisor:
         """Make an attempt due in ``delay`` seconds, replacing a due one;
         whether this (re)started the loop."""
         self.due = self._clock() + delay
-        self._wake.set()
+        if self._wake is not None:
+            self._wake.set()
         if self.running:
             return False
         self.finish_requested = False
@@ -131,7 +132,8 @@ class Supervisor:
     def cancel(self) -> None:
         """No attempt is due any more; an idle loop then finishes."""
         self.due = None
-        self._wake.set()
+        if self._wake is not None:
+            self._wake.set()
 
     def request_finish(self) -> None:
         """Finish after the current attempt, if any; cancels what is due."""
@@ -197,5 +199,8 @@ class Supervisor:
             if remaining <= 0:
                 return True
             self.phase = Phase.WAITING
-            self._wake.clear()
-            self._wait(self._wake, remaining)
+            wake = self._wake = gevent.event.Event()
+            try:
+                self._wait(wake, remaining)
+            finally:
+                self._wake = None
