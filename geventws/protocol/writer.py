@@ -18,8 +18,6 @@ Theory of operation:
   slices: a send holds at most one chunk of extra memory and no single step
   masks more than one chunk, so the caller can yield to its event loop
   between chunks.
-- **Bursts** of small frames are encoded into one buffer by
-  :func:`encode_frames`, to be written with one system call.
 - **Compression** (permessage-deflate): :func:`message_chunks` compresses a
   message with the connection's :class:`Compressor` and sets RSV1 on its frame
   when it did. The caller calls it under its write lock, so the compressor's
@@ -31,7 +29,7 @@ from __future__ import annotations
 import os
 import struct
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from .codes import CLOSE_CODES_NOT_SENT, is_valid_close_code
@@ -51,7 +49,6 @@ __all__ = [
     "control_payload",
     "encode_close",
     "encode_frame",
-    "encode_frames",
     "frame_chunks",
     "mask",
     "mask_python",
@@ -221,12 +218,6 @@ def encode_frame(
     _check(opcode, length, fin, rsv1)
     key = new_mask_key() if mask_key is None else mask_key
     return _header(opcode, length, fin, key, rsv1) + mask(payload, key)
-
-
-def encode_frames(frames: Iterable[tuple[int, Payload]]) -> bytes:
-    """Several final frames, ``(opcode, payload)`` each, in one buffer: a burst
-    of small messages written with one system call."""
-    return b"".join([encode_frame(opcode, payload) for opcode, payload in frames])
 
 
 def frame_chunks(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket as stdlib_socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 
 import gevent
 import gevent.lock
@@ -23,7 +23,6 @@ from ..protocol.writer import (
     OP_TEXT,
     Payload,
     encode_frame,
-    encode_frames,
     frame_chunks,
     message_chunks,
 )
@@ -37,7 +36,7 @@ class Transport:
     """A connected stream: whole frames written under one lock, reads by one greenlet.
 
     Every write, automatic pongs and close replies included, goes through
-    :meth:`send_frame`, :meth:`send_frames` or :meth:`write`, which hold one
+    :meth:`send_frame`, :meth:`try_send_now` or :meth:`write`, which hold one
     gevent lock for the whole frame, so frames never interleave.
 
     A write is whole or not at all. Interrupting the writing greenlet
@@ -91,38 +90,19 @@ class Transport:
         if self.on_frame_sent is not None:
             self.on_frame_sent(opcode, payload, fin)
 
-    def send_frames(
-        self, frames: Iterable[tuple[int, Payload]], progress: WriteProgress | None = None
-    ) -> None:
-        """Write several final frames, ``(opcode, payload)`` each, with one system
-        call; whole or not at all, like one frame. Never compressed (RFC 7692
-        lets any message go uncompressed)."""
-        frames = list(frames)
-        data = encode_frames(frames)
-        self._write_whole(lambda: iter((data,)), progress)
-        if self.on_frame_sent is not None:
-            for opcode, payload in frames:
-                self.on_frame_sent(opcode, payload, True)
-
     def _send_at_once(self, opcode: int, payload: Payload, fin: bool, progress: WriteProgress | None) -> bool:
-        """The fast path of a small frame: with the lock free, one system call
-        and no bookkeeping; whether it took the frame (then it is written, or
-        being written under the lock). Nothing here can block, so nothing can
-        interrupt it half-way; what the socket did not take is written the
-        careful way, lock held."""
+        """The fast path of a small frame: one system call and no bookkeeping;
+        whether it took the frame (then it is written, or being written under
+        the lock). What the socket did not take is written the careful way,
+        lock held."""
         if type(payload) is not bytes or len(payload) > CHUNK_SIZE:
             return False
-        lock = self._write_lock
-        if self._closed or type(self.sock) is not gevent.socket.socket or not lock.acquire(blocking=False):
+        started = self._start_at_once(opcode, payload, fin)
+        if started is None:
             return False
-        try:
-            data = encode_frame(opcode, payload, fin)
-            sent = self._write_now(data)
-        except BaseException:  # a bad frame or a dead stream: nothing was written
-            lock.release()
-            raise
+        data, sent = started
         if sent == len(data):
-            lock.release()
+            self._write_lock.release()
             if progress is not None:
                 progress.started = progress.done = True
             return True
@@ -131,44 +111,52 @@ class Transport:
         self._write_whole(lambda: iter(()), pending, held=True)
         return True
 
-    def _write_now(self, data: bytes) -> int:
-        """Bytes of ``data`` the OS socket took without waiting (the lock is held)."""
-        try:
-            sent: int = self.sock._sock.send(data)  # type: ignore[attr-defined]  # non-blocking
-        except BlockingIOError:
-            return 0
-        return sent
-
     def try_send_now(self, opcode: int, payload: bytes) -> bool:
         """Write a small control frame at once, if nothing is being written and
         the socket takes it without waiting; whether it did. Never blocks, so
-        the hub may call it (keepalive's timer); plain TCP only (TLS records
-        are the ``ssl`` module's to write). A frame the socket took only in
-        part is finished by a helper greenlet, as after an interruption.
+        the hub may call it (keepalive's timer). A frame the socket took only
+        in part is finished by a helper greenlet, as after an interruption.
         """
-        sock = self.sock
-        if self._closed or type(sock) is not gevent.socket.socket:
-            return False
-        lock = self._write_lock
-        if not lock.acquire(blocking=False):
-            return False
-        data = encode_frame(opcode, payload)
         try:
-            sent = self._write_now(data)
+            started = self._start_at_once(opcode, payload, True)
         except OSError:  # the stream failed: the blocking path will tell
-            sent = 0
+            return False
+        if started is None:
+            return False
+        data, sent = started
         if not sent:
-            lock.release()
+            self._write_lock.release()
             return False
         if sent < len(data):
             pending = WriteProgress()
             pending.view, pending.offset, pending.started = memoryview(data), sent, True
             self._finish_in_background(pending)  # it releases the lock
         else:
-            lock.release()
+            self._write_lock.release()
         if self.on_frame_sent is not None:
             self.on_frame_sent(opcode, payload, True)
         return True
+
+    def _start_at_once(self, opcode: int, payload: bytes, fin: bool) -> tuple[bytes, int] | None:
+        """Take the lock if free and hand the frame to the OS socket without
+        waiting: ``(frame, bytes taken)``, the lock still held; ``None`` when the
+        lock is busy or the stream is not plain TCP (TLS records are the ``ssl``
+        module's to write). Nothing here blocks, so nothing can interrupt it
+        half-way; on an error (a bad frame, a dead stream) nothing was written
+        and the lock is released."""
+        lock = self._write_lock
+        if self._closed or type(self.sock) is not gevent.socket.socket or not lock.acquire(blocking=False):
+            return None
+        try:
+            data = encode_frame(opcode, payload, fin)
+            try:
+                sent: int = self.sock._sock.send(data)  # type: ignore[attr-defined]  # non-blocking
+            except BlockingIOError:
+                sent = 0
+        except BaseException:
+            lock.release()
+            raise
+        return data, sent
 
     def write(self, data: bytes) -> None:
         """Write all of ``data`` (the handshake request, an encoded frame)."""

@@ -14,7 +14,7 @@ import gevent.socket
 import pytest
 
 from geventws.protocol import writer
-from geventws.protocol.writer import OP_BINARY, OP_PONG, OP_TEXT
+from geventws.protocol.writer import OP_BINARY, OP_PING, OP_PONG, OP_TEXT
 from geventws.runtime import transport as transport_module
 from geventws.runtime.transport import Transport, WriteProgress
 from tests.support import WAIT
@@ -111,14 +111,6 @@ def test_send_frame_round_trip(pair: tuple[Transport, gevent.socket.socket], siz
     transport.send_frame(OP_BINARY, payload)
     transport.send_frame(OP_TEXT, b"x", fin=False)
     assert reader.get(timeout=WAIT) == (True, OP_BINARY, payload)
-
-
-def test_send_frames_writes_a_burst_in_order(pair: tuple[Transport, gevent.socket.socket]) -> None:
-    transport, server = pair
-    frames = [(OP_TEXT, f"message {i}".encode()) for i in range(100)]
-    transport.send_frames(frames)
-    reader = FrameReader(server)
-    assert [reader.read_frame() for _ in frames] == [(True, op, p) for op, p in frames]
 
 
 @pytest.mark.parametrize("interruption", ["kill", "timeout"])
@@ -377,3 +369,16 @@ def test_small_frames_the_socket_takes_in_part_arrive_whole_and_in_order(
         transport.send_frame(opcode, payload)
     reading.join(WAIT * 10)
     assert received == [(True, opcode, payload) for opcode, payload in frames]
+
+
+def test_a_bad_frame_on_the_at_once_paths_leaves_the_lock_free(
+    pair: tuple[Transport, gevent.socket.socket],
+) -> None:
+    transport, server = pair
+    with pytest.raises(ValueError):
+        transport.try_send_now(OP_PING, b"x" * 126)  # a control frame over 125 bytes
+    with pytest.raises(ValueError):
+        transport.send_frame(OP_PONG, b"x" * 126)
+    with gevent.Timeout(WAIT):  # a lock left held would hang here
+        transport.send_frame(OP_TEXT, b"still usable")
+    assert FrameReader(server).read_frame() == (True, OP_TEXT, b"still usable")

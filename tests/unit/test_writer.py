@@ -26,7 +26,6 @@ from geventws.protocol.writer import (
     control_payload,
     encode_close,
     encode_frame,
-    encode_frames,
     frame_chunks,
 )
 
@@ -123,24 +122,6 @@ def test_memoryview_length_counts_bytes() -> None:
     )
     strided = memoryview(b"abcdefgh")[::2]  # not contiguous: copied
     assert encode_frame(OP_BINARY, strided, mask_key=key) == reference(OP_BINARY, b"aceg", True, key)
-
-
-def test_encode_frames_is_one_buffer_of_frames_in_order() -> None:
-    frames = [(OP_TEXT, b"one"), (OP_BINARY, b"\x00" * 200), (OP_PING, b"")]
-    buffer = encode_frames(frames)
-    offset = 0
-    for opcode, payload in frames:  # parse them back by hand
-        assert buffer[offset] == 0x80 | opcode
-        length = buffer[offset + 1] & 0x7F
-        offset += 2
-        if length == 126:
-            (length,) = struct.unpack("!H", buffer[offset : offset + 2])
-            offset += 2
-        key = buffer[offset : offset + 4]
-        body = buffer[offset + 4 : offset + 4 + length]
-        assert writer.mask(body, key) == payload
-        offset += 4 + length
-    assert offset == len(buffer)
 
 
 @pytest.mark.parametrize(
