@@ -288,7 +288,10 @@ class Connection(Callbacks, Sequential, Observed):
     def send(self, data: str | bytes) -> None:
         """Send one message.
 
-        Open: written before this returns. Before the handshake (even before
+        Open: written before this returns, or coalesced when it follows
+        another small send before the calling greenlet yields (written at the
+        hub's next turn; if the connection dies first, ``on_error(SEND_FAIL)``
+        reports it). Before the handshake (even before
         :meth:`connect`) or while a reconnect is pending: queued and written
         in order after the next handshake. Finished or closing: raises
         :class:`ConnectionClosed`. A failed write raises

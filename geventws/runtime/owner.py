@@ -33,6 +33,9 @@ class SessionOwner(Protocol):
     def _report(self, code: ErrorCode, exc: BaseException) -> None:
         """The attempt failed with ``exc``: ``on_error``."""
 
+    def _sends_lost(self, text: str) -> None:
+        """Messages accepted by ``send()`` were lost (``on_error(SEND_FAIL)``)."""
+
     def _uri_resolved(self, uri: WebSocketURI) -> None:
         """The attempt connects to ``uri``."""
 

@@ -379,6 +379,14 @@ class Session:
             self.error = exc
         self._owner._report(code, exc)
 
+    def _report_unwritten(self, transport: Transport) -> None:
+        """Coalesced messages the dead stream never took: say so, never drop them in silence."""
+        count, transport.unwritten = transport.unwritten, 0
+        if count:
+            self._owner._sends_lost(
+                f"{count} message(s) accepted by send() were not written: the connection was lost first"
+            )
+
     def _cleanup(self) -> None:
         """Tear the attempt down; safe to run twice (a late kill may cut it short)."""
         if not self.ended.is_set():
@@ -389,6 +397,7 @@ class Session:
                 self._close_timer.stop()
             if self.transport is not None:
                 self.transport.abort()
+                self._report_unwritten(self.transport)
             self.ended.set()
         if self._keepalive is not None:
             self._keepalive.stop()

@@ -26,8 +26,10 @@ from ..protocol.writer import (
     frame_chunks,
     message_chunks,
 )
+from .greenlets import spawn
+from .writebuffer import WriteBuffer, WriteProgress
 
-__all__ = ["Transport", "WriteProgress"]
+__all__ = ["Transport", "WriteProgress"]  # WriteProgress: for the callers of send_frame
 
 logger = logging.getLogger("geventws")
 
@@ -52,9 +54,27 @@ class Transport:
     context follows the wire order. A compressed message is committed: an
     interruption after its compression finishes the write (the server's
     inflater must see every message the compressor saw).
+
+    Small frames sent in a burst are coalesced (plain TCP): the first one of a
+    hub pass is written at once; the ones the same greenlet sends before it
+    next yields to the hub join a :class:`WriteBuffer` that the hub writes in
+    one system call at the end of that pass (or the next writer first, in wire
+    order). They are accepted when :meth:`send_frame` returns: written whole,
+    or counted in :attr:`unwritten` if the stream dies before they reach the
+    kernel.
     """
 
-    __slots__ = ("_closed", "_write_lock", "deflate", "on_frame_sent", "sock")
+    __slots__ = (
+        "_burst",
+        "_closed",
+        "_coalesced",
+        "_loop",
+        "_write_lock",
+        "deflate",
+        "on_frame_sent",
+        "sock",
+        "unwritten",
+    )
 
     def __init__(self, sock: gevent.socket.socket) -> None:
         self.sock = sock
@@ -64,6 +84,11 @@ class Transport:
         self._closed = False
         #: permessage-deflate, once agreed: the writes use its sending half.
         self.deflate: PerMessageDeflate | None = None
+        #: Messages accepted (coalesced) that never reached the kernel whole: the stream died first.
+        self.unwritten = 0
+        self._loop = gevent.get_hub().loop
+        self._burst = False  # a frame went out at once in this hub pass: the next ones coalesce
+        self._coalesced: WriteBuffer | None = None  # while it exists, a write of it is due
 
     @property
     def closed(self) -> bool:
@@ -97,19 +122,73 @@ class Transport:
         lock held."""
         if type(payload) is not bytes or len(payload) > CHUNK_SIZE:
             return False
-        started = self._start_at_once(opcode, payload, fin)
-        if started is None:
-            return False
-        data, sent = started
-        if sent == len(data):
+        if self._burst or self._coalesced is not None:
+            if not self._coalesce(encode_frame(opcode, payload, fin), opcode):
+                return False  # it does not fit: the careful path writes the buffer, then it
+        else:
+            started = self._start_at_once(opcode, payload, fin)
+            if started is None:
+                return False
+            data, sent = started
+            if sent < len(data):
+                pending = WriteProgress() if progress is None else progress
+                pending.view, pending.offset, pending.started = memoryview(data), sent, sent > 0
+                self._write_whole(lambda: iter(()), pending, held=True)
+                return True
             self._write_lock.release()
-            if progress is not None:
-                progress.started = progress.done = True
-            return True
-        pending = WriteProgress() if progress is None else progress
-        pending.view, pending.offset, pending.started = memoryview(data), sent, sent > 0
-        self._write_whole(lambda: iter(()), pending, held=True)
+            self._burst = True
+            self._loop.run_callback(self._end_burst)
+        if progress is not None:
+            progress.started = progress.done = True
         return True
+
+    def _coalesce(self, frame: bytes, opcode: int) -> bool:
+        """Add ``frame`` to the write due at the end of this hub pass; whether it fit."""
+        if self._closed:
+            return False
+        buffer = self._coalesced
+        if buffer is None:
+            buffer = self._coalesced = WriteBuffer()
+        return buffer.add(frame, message=opcode < 8)
+
+    def _end_burst(self) -> None:
+        """The hub's turn (a callback): write what the burst coalesced, without
+        waiting. Never raises: a failure aborts the stream."""
+        self._burst = False
+        buffer = self._coalesced
+        if buffer is None or self._closed:
+            return
+        lock = self._write_lock
+        if not lock.acquire(blocking=False):
+            # A writer holds the lock: a helper writes the buffer after it, in order.
+            spawn(self._write_coalesced, name="geventws-write-burst")
+            return
+        self._coalesced = None
+        data = buffer.data
+        try:
+            sent: int = self.sock._sock.send(data)  # type: ignore[attr-defined]  # non-blocking
+        except BlockingIOError:
+            sent = 0
+        except Exception as exc:  # the stream failed: nothing of the burst was written
+            logger.debug("a coalesced write failed: %r", exc)
+            self.unwritten += buffer.unwritten(0)
+            lock.release()
+            self.abort()
+            return
+        if sent == len(data):
+            lock.release()
+            return
+        pending = WriteProgress()
+        pending.view, pending.offset, pending.started = memoryview(data), sent, True
+        pending.coalesced = buffer
+        self._finish_in_background(pending)  # it releases the lock
+
+    def _write_coalesced(self) -> None:
+        """Write the coalesced frames once the lock is free (a helper greenlet)."""
+        try:
+            self._write_whole(lambda: iter(()), None)
+        except Exception as exc:  # counted in unwritten; the receive loop sees the dead stream
+            logger.debug("a coalesced write failed: %r", exc)
 
     def try_send_now(self, opcode: int, payload: bytes) -> bool:
         """Write a small control frame at once, if nothing is being written and
@@ -117,6 +196,12 @@ class Transport:
         the hub may call it (keepalive's timer). A frame the socket took only
         in part is finished by a helper greenlet, as after an interruption.
         """
+        if self._burst or self._coalesced is not None:
+            if not self._coalesce(encode_frame(opcode, payload, True), opcode):
+                return False
+            if self.on_frame_sent is not None:
+                self.on_frame_sent(opcode, payload, True)
+            return True
         try:
             started = self._start_at_once(opcode, payload, True)
         except OSError:  # the stream failed: the blocking path will tell
@@ -145,7 +230,12 @@ class Transport:
         half-way; on an error (a bad frame, a dead stream) nothing was written
         and the lock is released."""
         lock = self._write_lock
-        if self._closed or type(self.sock) is not gevent.socket.socket or not lock.acquire(blocking=False):
+        if (
+            self._closed
+            or self._coalesced is not None  # they go first
+            or type(self.sock) is not gevent.socket.socket
+            or not lock.acquire(blocking=False)
+        ):
             return None
         try:
             data = encode_frame(opcode, payload, fin)
@@ -171,7 +261,8 @@ class Transport:
     ) -> None:
         """Write the frame ``pieces()`` makes, under the lock (``held``: already
         taken); ``commit``: the frame is started (written whole, or the stream
-        aborted) once made."""
+        aborted) once made. Coalesced frames waiting for the lock go first,
+        committed, and commit this frame with them."""
         pending = WriteProgress() if progress is None else progress
         lock = self._write_lock
         if not held:
@@ -179,11 +270,17 @@ class Transport:
         try:
             if self._closed:
                 raise ConnectionResetError("the connection is closed")
+            buffer = self._coalesced
+            if buffer is not None:
+                self._coalesced = None
+                pending.view, pending.offset, pending.coalesced = memoryview(buffer.data), 0, buffer
+                commit = True
             pending.pieces = pieces()
             if commit:
                 pending.started = True
             pending.run(self.sock)
         except Exception:
+            self.unwritten += pending.coalesced_lost()
             if pending.started:
                 self.abort()  # the stream holds part of a frame: unusable
             lock.release()
@@ -207,6 +304,7 @@ class Transport:
 
         def finished(_: gevent.Greenlet[[], None]) -> None:
             if not pending.done:
+                self.unwritten += pending.coalesced_lost()
                 self.abort()  # failed, or killed before the end
             self._write_lock.release()
 
@@ -240,51 +338,10 @@ class Transport:
         if self._closed:
             return
         self._closed = True
+        buffer = self._coalesced
+        if buffer is not None:
+            self._coalesced = None
+            self.unwritten += buffer.unwritten(0)
         with contextlib.suppress(OSError):
             self.sock.shutdown(stdlib_socket.SHUT_RDWR)
         self.sock.close()
-
-
-class WriteProgress:
-    """Where one write stands. ``started``: its first byte reached the socket,
-    or its message was compressed (from then on it is written whole, or the
-    transport aborted). ``done``: written whole."""
-
-    __slots__ = ("done", "offset", "pieces", "started", "view")
-
-    def __init__(self) -> None:
-        self.pieces: Iterator[bytes] = iter(())
-        self.view = memoryview(b"")
-        self.offset = 0
-        self.started = False
-        self.done = False
-
-    def run(self, sock: gevent.socket.socket) -> None:
-        """Write the remaining pieces. Resumable: after an interruption, calling
-        it again goes on from the first byte not yet written."""
-        while True:
-            view = self.view
-            while self.offset < len(view):
-                # One send() at a time: when an interruption comes while it
-                # waits for the socket, nothing of that call was written.
-                sent = sock.send(view[self.offset :])
-                self.offset += sent
-                self.started = self.started or sent > 0
-            piece = next(self.pieces, None)
-            if piece is None:
-                self.done = True
-                return
-            # Kept before yielding: an interruption in the sleep must not lose it.
-            self.view = memoryview(piece)
-            self.offset = 0
-            if self.started:
-                _yield_to_hub()  # between the chunks of a large frame
-
-
-def _yield_to_hub() -> None:
-    """Let the hub run one whole loop iteration (timers, I/O, other greenlets).
-
-    ``gevent.sleep(0)`` would only run other callbacks: timers and I/O could
-    wait for up to 50 chunks. Any positive sleep lasts until the next iteration.
-    """
-    gevent.sleep(1e-6)

@@ -16,6 +16,7 @@ import pytest
 from geventws.protocol import writer
 from geventws.protocol.writer import OP_BINARY, OP_PING, OP_PONG, OP_TEXT
 from geventws.runtime import transport as transport_module
+from geventws.runtime import writebuffer as writebuffer_module
 from geventws.runtime.transport import Transport, WriteProgress
 from tests.support import WAIT
 
@@ -149,7 +150,7 @@ def test_interrupted_between_two_chunks(
     transport, server = pair
     payload = pattern(BIG)
     yielding = gevent.event.Event()
-    original = transport_module._yield_to_hub
+    original = writebuffer_module._yield_to_hub
     calls = 0
 
     def noted_yield() -> None:
@@ -159,7 +160,7 @@ def test_interrupted_between_two_chunks(
             yielding.set()
         original()
 
-    monkeypatch.setattr(transport_module, "_yield_to_hub", noted_yield)
+    monkeypatch.setattr(writebuffer_module, "_yield_to_hub", noted_yield)
     reader = FrameReader(server)
     sender = gevent.spawn(transport.send_frame, OP_BINARY, payload)
     assert yielding.wait(WAIT)  # we run now: the sender is in its third yield
@@ -344,7 +345,7 @@ def test_small_frames_take_one_system_call_when_the_socket_has_room(
     reader = FrameReader(server)
     assert reader.read_frame() == (True, OP_BINARY, b"a" * 100)
     assert reader.read_frame() == (False, OP_TEXT, b"b")
-    transport.send_frame(OP_BINARY, pattern(transport_module.CHUNK_SIZE + 1))  # large: the careful way
+    transport.send_frame(OP_BINARY, pattern(writer.CHUNK_SIZE + 1))  # large: the careful way
     assert len(careful) == 1
 
 
