@@ -22,6 +22,7 @@ with an ``@`` in its path, not a user ``stream.example`` with a password.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 import urllib.parse
@@ -96,6 +97,7 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}***{rest[len(userinfo) :]}"
 
 
+@functools.lru_cache(maxsize=256)  # many connections share a URL; the result is immutable
 def _parse(url: str) -> WebSocketURI | str:
     """The parsed URL, or why it is not usable (a message quoting no part of it)."""
     control = _CONTROL.search(url)
