@@ -270,12 +270,13 @@ class Transport:
         try:
             if self._closed:
                 raise ConnectionResetError("the connection is closed")
+            made = pieces()  # a bad frame raises here, before anything is taken or written
             buffer = self._coalesced
             if buffer is not None:
                 self._coalesced = None
                 pending.view, pending.offset, pending.coalesced = memoryview(buffer.data), 0, buffer
                 commit = True
-            pending.pieces = pieces()
+            pending.pieces = made
             if commit:
                 pending.started = True
             pending.run(self.sock)

@@ -287,3 +287,18 @@ def test_a_connection_reports_the_coalesced_messages_it_lost(raw_server: Any) ->
     assert [code for code, _ in errors] == [ErrorCode.CONNECTION_LOST, ErrorCode.SEND_FAIL]
     assert errors[1][1].startswith("2 message(s) accepted by send() were not written")
     finished.set()
+
+
+def test_a_bad_frame_on_the_careful_path_leaves_the_burst_alone(
+    pair: tuple[Transport, gevent.socket.socket, CountingSocket],
+) -> None:
+    transport, server, _ = pair
+    transport.send_frame(OP_TEXT, b"one")
+    transport.send_frame(OP_TEXT, b"two")  # coalesced
+    with pytest.raises(ValueError):
+        transport.send_frame(99, bytearray(b"bad"))  # not bytes: the careful path, which refuses it
+    transport.send_frame(OP_TEXT, b"three")
+    gevent.sleep(0)
+    reader = FrameReader(server)
+    assert [reader.read_frame()[2] for _ in range(3)] == [b"one", b"two", b"three"]
+    assert transport.unwritten == 0 and not transport.closed
