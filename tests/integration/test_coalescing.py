@@ -16,7 +16,8 @@ import pytest
 
 import geventws
 from geventws import ErrorCode
-from geventws.protocol.writer import CHUNK_SIZE, OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT
+from geventws.protocol.extensions import DeflateParams, PerMessageDeflate
+from geventws.protocol.writer import CHUNK_SIZE, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT
 from geventws.runtime.transport import Transport, WriteProgress
 from geventws.runtime.writebuffer import MAX_COALESCED, WriteBuffer
 from tests.integration.test_write_path import FrameReader, pattern
@@ -289,15 +290,18 @@ def test_a_connection_reports_the_coalesced_messages_it_lost(raw_server: Any) ->
     finished.set()
 
 
-def test_a_bad_frame_on_the_careful_path_leaves_the_burst_alone(
+def test_a_bad_message_on_the_careful_path_leaves_the_burst_alone(
     pair: tuple[Transport, gevent.socket.socket, CountingSocket],
 ) -> None:
+    """With compression, a message's frame is made under the lock: one that
+    cannot be made must not take the coalesced frames down with it."""
     transport, server, _ = pair
-    transport.send_frame(OP_TEXT, b"one")
-    transport.send_frame(OP_TEXT, b"two")  # coalesced
-    with pytest.raises(ValueError):
-        transport.send_frame(99, bytearray(b"bad"))  # not bytes: the careful path, which refuses it
-    transport.send_frame(OP_TEXT, b"three")
+    transport.deflate = PerMessageDeflate(DeflateParams(), None)
+    transport.send_frame(OP_PING, b"one")
+    transport.send_frame(OP_PONG, b"two")  # coalesced
+    with pytest.raises(TypeError):
+        transport.send_frame(OP_TEXT, 12345)  # type: ignore[arg-type]  # compressed under the lock: refused there
+    transport.send_frame(OP_PING, b"three")
     gevent.sleep(0)
     reader = FrameReader(server)
     assert [reader.read_frame()[2] for _ in range(3)] == [b"one", b"two", b"three"]
