@@ -68,6 +68,7 @@ class Transport:
         "_burst",
         "_closed",
         "_coalesced",
+        "_drained",
         "_loop",
         "_write_lock",
         "deflate",
@@ -89,6 +90,7 @@ class Transport:
         self._loop = gevent.get_hub().loop
         self._burst = False  # a frame went out at once in this hub pass: the next ones coalesce
         self._coalesced: WriteBuffer | None = None  # while it exists, a write of it is due
+        self._drained = False  # the last read took less than asked: the socket is likely empty
 
     @property
     def closed(self) -> bool:
@@ -316,7 +318,15 @@ class Transport:
 
     def recv(self, size: int) -> bytes:
         """Up to ``size`` bytes; ``b""`` at end of stream."""
-        return self.sock.recv(size)
+        sock = self.sock
+        if self._drained and not self._closed and type(sock) is gevent.socket.socket:
+            # The last read emptied the socket: wait for data before reading,
+            # instead of a read that fails with EAGAIN first (a system call and
+            # an exception per message on a request/response exchange).
+            sock._wait(sock._read_event)  # type: ignore[attr-defined]
+        data: bytes = sock.recv(size)
+        self._drained = len(data) < size
+        return data
 
     def read_head(self, initial: bytes, limit: int) -> tuple[bytes, bytes]:
         """Read an HTTP head up to its blank line: return (head, bytes after it)."""

@@ -1,0 +1,116 @@
+"""The read path: after a read that emptied the socket, the next one waits for
+data first instead of failing with EAGAIN (a system call and an exception per
+message saved on request/response exchanges), and still ends on an abort."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gevent
+import gevent.socket
+import pytest
+
+from geventws.runtime.transport import Transport
+from tests.support import WAIT
+
+
+class CountingReads:
+    """The OS socket under a gevent socket, counting ``recv`` system calls and their EAGAINs."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.reads = 0
+        self.would_block = 0
+
+    def recv(self, *args: Any) -> bytes:
+        self.reads += 1
+        try:
+            return bytes(self.raw.recv(*args))
+        except BlockingIOError:
+            self.would_block += 1
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[Transport, gevent.socket.socket, CountingReads]]:
+    listener = gevent.socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = gevent.socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    listener.close()
+    counting = CountingReads(client._sock)
+    client._sock = counting
+    transport = Transport(client)
+    yield transport, server, counting
+    transport.abort()
+    server.close()
+
+
+def test_after_an_emptying_read_the_next_waits_first(
+    pair: tuple[Transport, gevent.socket.socket, CountingReads],
+) -> None:
+    transport, server, counting = pair
+    later = gevent.spawn_later(0.01, server.sendall, b"hello")
+    assert transport.recv(4096) == b"hello"  # the first read tries first: one EAGAIN
+    assert counting.would_block == 1
+    for i in range(20):
+        gevent.spawn_later(0.001, server.sendall, b"msg %d" % i)
+        assert transport.recv(4096) == b"msg %d" % i
+    assert counting.would_block == 1 and counting.reads == 22
+    later.join(WAIT)
+
+
+def test_a_full_read_reads_again_at_once(
+    pair: tuple[Transport, gevent.socket.socket, CountingReads],
+) -> None:
+    transport, server, counting = pair
+    server.sendall(b"x" * 10_000)
+    gevent.sleep(0.01)  # pacing: let the bytes arrive
+    yielded: list[bool] = []
+    gevent.spawn(yielded.append, True)  # runs only if a read yields to the hub
+    assert transport.recv(4096) == b"x" * 4096  # full: more may be there
+    assert transport.recv(4096) == b"x" * 4096
+    assert transport.recv(4096) == b"x" * (10_000 - 8192)
+    assert counting.would_block == 0 and counting.reads == 3 and not yielded
+    gevent.sleep(0)
+    assert yielded
+
+
+def test_data_already_there_when_waiting_first_is_read(
+    pair: tuple[Transport, gevent.socket.socket, CountingReads],
+) -> None:
+    transport, server, _ = pair
+    server.sendall(b"a")
+    assert transport.recv(4096) == b"a"
+    server.sendall(b"b")  # arrives before the wait starts
+    with gevent.Timeout(WAIT):
+        assert transport.recv(4096) == b"b"
+
+
+def test_an_abort_ends_a_read_waiting_first(
+    pair: tuple[Transport, gevent.socket.socket, CountingReads],
+) -> None:
+    transport, server, _ = pair
+    server.sendall(b"a")
+    assert transport.recv(4096) == b"a"
+    gevent.spawn_later(0.01, transport.abort)
+    with gevent.Timeout(WAIT), pytest.raises(OSError):
+        transport.recv(4096)
+    with pytest.raises(OSError):  # and a read after the abort fails at once
+        transport.recv(4096)
+
+
+def test_end_of_stream_after_waiting_first(
+    pair: tuple[Transport, gevent.socket.socket, CountingReads],
+) -> None:
+    transport, server, _ = pair
+    server.sendall(b"a")
+    assert transport.recv(4096) == b"a"
+    gevent.spawn_later(0.01, server.close)
+    with gevent.Timeout(WAIT):
+        assert transport.recv(4096) == b""
