@@ -13,8 +13,12 @@ from typing import TYPE_CHECKING, Any
 from .protocol.codes import ErrorCode
 
 if TYPE_CHECKING:
+    import gevent.event
+
     from .exceptions import WebSocketError
+    from .runtime.inbox import Inbox
     from .runtime.observer import Observer
+    from .runtime.readclock import ReadingClock
 
 __all__ = ["CALLBACKS", "Callback", "Callbacks"]
 
@@ -73,6 +77,7 @@ class Callbacks:
     _log: logging.LoggerAdapter[Any]
     _errors_raised: bool  # connect() raises the errors: no warning log then
     _observer: Observer
+    _inbox: Inbox  # what recv() reads when there is no on_message
 
     def _fire(self, name: str, *args: Any) -> None:
         """Run the callback ``name`` with the connection and ``args``; log what it raises."""
@@ -105,3 +110,18 @@ class Callbacks:
 
     def _giving_up(self, attempts: int, error: WebSocketError | None) -> None:
         self._fire("on_give_up", error)
+
+    # Where a received message goes (the session calls it).
+
+    def _deliver(self, message: str | bytes, abandon: gevent.event.Event, reading: ReadingClock) -> None:
+        if self.on_message is None and self._inbox.try_put(message):
+            return  # the inbox had room: the receive loop did not wait
+        reading.pause()
+        try:
+            if self.on_message is not None:
+                self._fire("on_message", message)
+            elif not self._inbox.put(message, abandon):
+                # As in python-websockets: unread messages go with the closed connection.
+                self._log.debug("closing with a full inbox: a message received meanwhile is dropped")
+        finally:
+            reading.resume()

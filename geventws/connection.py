@@ -381,13 +381,6 @@ class Connection(Callbacks, Sequential, Observed):
     def _latency_measured(self, latency: float) -> None:
         self._latency = latency
 
-    def _deliver(self, message: str | bytes, abandon: gevent.event.Event) -> None:
-        if self.on_message is not None:
-            self._fire("on_message", message)
-        elif not self._inbox.put(message, abandon):
-            # As in python-websockets: unread messages go with the closed connection.
-            self._log.debug("closing with a full inbox: a message received meanwhile is dropped")
-
     def _report(self, code: ErrorCode, exc: BaseException) -> None:
         if isinstance(exc, WebSocketError):
             self._last_error = exc

@@ -162,7 +162,8 @@ class AsyncTcpConnection:
     def send(self, data: str | bytes) -> bool | None:
         """Send one message, as a text or binary frame after ``websocketType``.
 
-        Returns ``True`` once written, ``None`` when queued (not open yet, it
+        Returns ``True`` once written (or coalesced with the sends before it,
+        see ``Connection.send``), ``None`` when queued (not open yet, it
         goes out after the handshake), ``False`` when the connection is closed
         or the send buffer is full (then ``onError(conn, WORKERMAN_SEND_FAIL,
         msg)`` fires, as in Workerman). Raises :class:`geventws.InvalidMessage`

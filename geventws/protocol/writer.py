@@ -220,6 +220,18 @@ def encode_frame(
     return _header(opcode, length, fin, key, rsv1) + mask(payload, key)
 
 
+def encode_small_frame(opcode: int, payload: bytes, mask_key: bytes | None = None) -> bytes:
+    """:func:`encode_frame` of a final frame, with a shortcut for the common
+    case: a text or binary frame of ``bytes`` under 126 bytes skips the
+    general checks. Anything else takes :func:`encode_frame` (the same bytes,
+    the same errors)."""
+    length = len(payload)
+    if length > 125 or (opcode != OP_TEXT and opcode != OP_BINARY) or type(payload) is not bytes:
+        return encode_frame(opcode, payload, True, mask_key)
+    key = new_mask_key() if mask_key is None else mask_key
+    return bytes((0x80 | opcode, 0x80 | length)) + key + mask(payload, key)
+
+
 def frame_chunks(
     opcode: int,
     payload: Payload,

@@ -65,6 +65,17 @@ class Inbox:
         self._wake_reader()
         return True
 
+    def try_put(self, item: str | bytes) -> bool:
+        """Append ``item`` if there is room, without waiting; whether it was appended."""
+        items = self._items
+        if items is None:
+            items = self._items = collections.deque()
+        elif len(items) >= self._maxsize:
+            return False
+        items.append(item)
+        self._wake_reader()
+        return True
+
     def _wake_reader(self) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:

@@ -11,6 +11,7 @@ from ..protocol.handshake import Response
 from ..protocol.uri import WebSocketURI
 from .observer import Observer
 from .opening import Opened
+from .readclock import ReadingClock
 
 if TYPE_CHECKING:
     from .session import Session
@@ -26,9 +27,11 @@ class SessionOwner(Protocol):
     def _fire(self, name: str, *args: Any) -> None:
         """Run the callback ``name`` (``on_ping``...) with ``args``, logging its errors."""
 
-    def _deliver(self, message: str | bytes, abandon: gevent.event.Event) -> None:
+    def _deliver(self, message: str | bytes, abandon: gevent.event.Event, reading: ReadingClock) -> None:
         """A message arrived: to ``on_message`` or the inbox; once ``abandon``
-        is set, a full inbox drops it instead of holding the receive loop."""
+        is set, a full inbox drops it instead of holding the receive loop.
+        ``reading`` is paused while the receive loop waits for the application
+        (no pong can be read meanwhile)."""
 
     def _report(self, code: ErrorCode, exc: BaseException) -> None:
         """The attempt failed with ``exc``: ``on_error``."""

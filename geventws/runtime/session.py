@@ -290,11 +290,7 @@ class Session:
         """Act on one event; whether to read on."""
         if isinstance(event, (str, bytes)):
             self._observer.counters.received(event)
-            self.reading.pause()  # until the application took it: no pong can be read meanwhile
-            try:
-                self._owner._deliver(event, self._stop_waiting)
-            finally:
-                self.reading.resume()
+            self._owner._deliver(event, self._stop_waiting, self.reading)
         elif isinstance(event, Ping):
             if not self.closing.sent:
                 transport.send_frame(OP_PONG, event.payload)

@@ -23,6 +23,7 @@ from ..protocol.writer import (
     OP_TEXT,
     Payload,
     encode_frame,
+    encode_small_frame,
     frame_chunks,
     message_chunks,
 )
@@ -125,7 +126,8 @@ class Transport:
         if type(payload) is not bytes or len(payload) > CHUNK_SIZE:
             return False
         if self._burst or self._coalesced is not None:
-            if not self._coalesce(encode_frame(opcode, payload, fin), opcode):
+            frame = encode_small_frame(opcode, payload) if fin else encode_frame(opcode, payload, fin)
+            if not self._coalesce(frame, opcode):
                 return False  # it does not fit: the careful path writes the buffer, then it
         else:
             started = self._start_at_once(opcode, payload, fin)
@@ -240,7 +242,7 @@ class Transport:
         ):
             return None
         try:
-            data = encode_frame(opcode, payload, fin)
+            data = encode_small_frame(opcode, payload) if fin else encode_frame(opcode, payload, fin)
             try:
                 sent: int = self.sock._sock.send(data)  # type: ignore[attr-defined]  # non-blocking
             except BlockingIOError:

@@ -26,6 +26,7 @@ from geventws.protocol.writer import (
     control_payload,
     encode_close,
     encode_frame,
+    encode_small_frame,
     frame_chunks,
 )
 
@@ -69,6 +70,44 @@ def test_encode_frame_is_byte_identical_to_abnf(frame: tuple[int, bytes, bool], 
     assert encode_frame(opcode, payload, fin, mask_key=key) == expected
     assert encode_frame(opcode, bytearray(payload), fin, mask_key=key) == expected
     assert encode_frame(opcode, memoryview(payload), fin, mask_key=key) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    frame=st.one_of(
+        st.tuples(st.sampled_from([OP_TEXT, OP_BINARY]), st.binary(max_size=140), st.just(True)),
+        data_frames.map(lambda f: (f[0], f[1], True)),
+        control_frames,
+    ),
+    key=keys,
+)
+def test_encode_small_frame_is_byte_identical_to_abnf(frame: tuple[int, bytes, bool], key: bytes) -> None:
+    """The shortcut (text and binary under 126 bytes) and the general way it falls back to."""
+    opcode, payload, _ = frame
+    expected = reference(opcode, payload, True, key)
+    assert encode_small_frame(opcode, payload, mask_key=key) == expected
+    assert encode_small_frame(opcode, bytearray(payload), mask_key=key) == expected
+
+
+@pytest.mark.parametrize(
+    ("opcode", "payload", "error"),
+    [
+        (OP_PING, b"x" * 126, ValueError),
+        (0x3, b"", ValueError),
+        (16, b"x", ValueError),
+        (OP_TEXT, "x", TypeError),
+    ],
+)
+def test_encode_small_frame_refuses_what_encode_frame_refuses(
+    opcode: int, payload: bytes, error: type
+) -> None:
+    with pytest.raises(error):
+        encode_small_frame(opcode, payload)
+
+
+def test_encode_small_frame_draws_a_fresh_key() -> None:
+    first, second = encode_small_frame(OP_TEXT, b"same"), encode_small_frame(OP_TEXT, b"same")
+    assert first[:2] == second[:2] and first[2:6] != second[2:6]
 
 
 @settings(max_examples=100, deadline=None)
