@@ -83,7 +83,7 @@ class Outbox:
         self.policy = policy
         self._on_full = on_full
         self._on_lost = on_lost  # queued messages that will never be sent
-        self._room = gevent.event.Event()
+        self._room: gevent.event.Event | None = None  # made for a sender that waits ("block")
         self._closed: ConnectionClosed | None = None
         self._in_flight: tuple[Message, WriteProgress] | None = None
 
@@ -127,8 +127,11 @@ class Outbox:
         """Wait until a message was taken out or the outbox was closed."""
         if self._closed is not None:
             raise self._closed
-        self._room.clear()
-        self._room.wait()
+        room = self._room
+        if room is None:
+            room = self._room = gevent.event.Event()
+        room.clear()
+        room.wait()
 
     def flush(
         self, write: Callable[[Message, WriteProgress], object], stop: Callable[[], bool] = lambda: False
@@ -180,8 +183,12 @@ class Outbox:
         if not items:
             self._items = None
         self.nbytes -= len(message[1])
-        self._room.set()
+        self._wake_senders()
         return message
+
+    def _wake_senders(self) -> None:
+        if self._room is not None:
+            self._room.set()
 
     def close(self, exc: ConnectionClosed) -> None:
         """Refuse further messages (``exc``), wake blocked senders, drop what was queued."""
@@ -190,7 +197,7 @@ class Outbox:
         items = list(self._items or ())
         self._items = None
         self.nbytes = 0
-        self._room.set()
+        self._wake_senders()
         if items:
             self._on_lost(f"{_describe(items)} were never sent: the connection is finished")
 

@@ -186,3 +186,19 @@ def test_an_idle_outbox_holds_no_queue_and_drops_it_once_drained() -> None:
     assert outbox.flush(lambda message, progress: written.append(message))
     assert written == [(OP_BINARY, b"a"), (OP_BINARY, b"b")]
     assert outbox._items is None and len(outbox) == 0 and not outbox
+
+
+def test_only_a_blocked_sender_makes_the_outbox_an_event() -> None:
+    # Memory per idle connection: the room Event exists for "block" waits only.
+    outbox = Outbox(None, 1, "block")
+    outbox.offer((OP_BINARY, b"a"))
+    drain(outbox)
+    outbox.close(ConnectionClosedOK(1000))
+    assert outbox._room is None
+    outbox.reopen()
+    outbox.offer((OP_BINARY, b"a"))
+    sender = gevent.spawn(outbox.offer, (OP_BINARY, b"b"))
+    gevent.sleep(0)
+    assert outbox._room is not None and not sender.dead
+    drain(outbox)
+    assert sender.get(timeout=5) is False  # woken by the room made
