@@ -21,40 +21,14 @@ from geventws.protocol.writer import CHUNK_SIZE, OP_BINARY, OP_CLOSE, OP_PING, O
 from geventws.runtime.transport import Transport, WriteProgress
 from geventws.runtime.writebuffer import MAX_COALESCED, WriteBuffer
 from tests.integration.test_write_path import FrameReader, pattern
+from tests.loopback import CountingSocket, counted_transport
 from tests.rawserver import Peer
 from tests.support import WAIT
 
 
-class CountingSocket:
-    """The OS socket under a gevent socket, counting the ``send`` system calls."""
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        self.sends = 0
-
-    def send(self, *args: Any) -> int:
-        self.sends += 1
-        return int(self.raw.send(*args))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.raw, name)
-
-
 @pytest.fixture
 def pair() -> Iterator[tuple[Transport, gevent.socket.socket, CountingSocket]]:
-    """A Transport on a loopback TCP connection whose sends are counted, and the server's end."""
-    listener = gevent.socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    client = gevent.socket.create_connection(listener.getsockname())
-    server, _ = listener.accept()
-    listener.close()
-    counting = CountingSocket(client._sock)
-    client._sock = counting
-    transport = Transport(client)
-    yield transport, server, counting
-    transport.abort()
-    server.close()
+    yield from counted_transport()
 
 
 def in_kernel(server: gevent.socket.socket) -> int:

@@ -5,54 +5,23 @@ message saved on request/response exchanges), and still ends on an abort."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import gevent
 import gevent.socket
 import pytest
 
 from geventws.runtime.transport import Transport
+from tests.loopback import CountingSocket, counted_transport
 from tests.support import WAIT
 
 
-class CountingReads:
-    """The OS socket under a gevent socket, counting ``recv`` system calls and their EAGAINs."""
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        self.reads = 0
-        self.would_block = 0
-
-    def recv(self, *args: Any) -> bytes:
-        self.reads += 1
-        try:
-            return bytes(self.raw.recv(*args))
-        except BlockingIOError:
-            self.would_block += 1
-            raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.raw, name)
-
-
 @pytest.fixture
-def pair() -> Iterator[tuple[Transport, gevent.socket.socket, CountingReads]]:
-    listener = gevent.socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    client = gevent.socket.create_connection(listener.getsockname())
-    server, _ = listener.accept()
-    listener.close()
-    counting = CountingReads(client._sock)
-    client._sock = counting
-    transport = Transport(client)
-    yield transport, server, counting
-    transport.abort()
-    server.close()
+def pair() -> Iterator[tuple[Transport, gevent.socket.socket, CountingSocket]]:
+    yield from counted_transport()
 
 
 def test_after_an_emptying_read_the_next_waits_first(
-    pair: tuple[Transport, gevent.socket.socket, CountingReads],
+    pair: tuple[Transport, gevent.socket.socket, CountingSocket],
 ) -> None:
     transport, server, counting = pair
     later = gevent.spawn_later(0.01, server.sendall, b"hello")
@@ -66,7 +35,7 @@ def test_after_an_emptying_read_the_next_waits_first(
 
 
 def test_a_full_read_reads_again_at_once(
-    pair: tuple[Transport, gevent.socket.socket, CountingReads],
+    pair: tuple[Transport, gevent.socket.socket, CountingSocket],
 ) -> None:
     transport, server, counting = pair
     server.sendall(b"x" * 10_000)
@@ -82,7 +51,7 @@ def test_a_full_read_reads_again_at_once(
 
 
 def test_data_already_there_when_waiting_first_is_read(
-    pair: tuple[Transport, gevent.socket.socket, CountingReads],
+    pair: tuple[Transport, gevent.socket.socket, CountingSocket],
 ) -> None:
     transport, server, _ = pair
     server.sendall(b"a")
@@ -93,7 +62,7 @@ def test_data_already_there_when_waiting_first_is_read(
 
 
 def test_an_abort_ends_a_read_waiting_first(
-    pair: tuple[Transport, gevent.socket.socket, CountingReads],
+    pair: tuple[Transport, gevent.socket.socket, CountingSocket],
 ) -> None:
     transport, server, _ = pair
     server.sendall(b"a")
@@ -106,7 +75,7 @@ def test_an_abort_ends_a_read_waiting_first(
 
 
 def test_end_of_stream_after_waiting_first(
-    pair: tuple[Transport, gevent.socket.socket, CountingReads],
+    pair: tuple[Transport, gevent.socket.socket, CountingSocket],
 ) -> None:
     transport, server, _ = pair
     server.sendall(b"a")

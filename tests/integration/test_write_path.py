@@ -18,6 +18,7 @@ from geventws.protocol.writer import OP_BINARY, OP_PING, OP_PONG, OP_TEXT
 from geventws.runtime import transport as transport_module
 from geventws.runtime import writebuffer as writebuffer_module
 from geventws.runtime.transport import Transport, WriteProgress
+from tests.loopback import tcp_pair
 from tests.support import WAIT
 
 BIG = 32 * 2**20  # larger than what loopback socket buffers hold: a send of it must wait for the reader
@@ -82,12 +83,7 @@ def send_catching_timeout(
 @pytest.fixture
 def pair() -> Iterator[tuple[Transport, gevent.socket.socket]]:
     """A Transport on one end of a loopback TCP connection, the raw socket on the other."""
-    listener = gevent.socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    client = gevent.socket.create_connection(listener.getsockname())
-    server, _ = listener.accept()
-    listener.close()
+    client, server = tcp_pair()
     transport = Transport(client)
     yield transport, server
     transport.abort()
