@@ -56,11 +56,12 @@ class Transport:
     interruption after its compression finishes the write (the server's
     inflater must see every message the compressor saw).
 
-    Small frames sent in a burst are coalesced (plain TCP): the first one of a
-    hub pass is written at once; the ones the same greenlet sends before it
-    next yields to the hub join a :class:`WriteBuffer` that the hub writes in
-    one system call at the end of that pass (or the next writer first, in wire
-    order). They are accepted when :meth:`send_frame` returns: written whole,
+    Small frames sent in a burst are coalesced: the first one of a hub pass
+    is written at once; the ones the same greenlet sends before it next
+    yields to the hub join a :class:`WriteBuffer` that the hub writes in one
+    system call at the end of that pass (over TLS, or when a writer holds the
+    lock, a helper greenlet writes it; the next writer writes it first, in
+    wire order). They are accepted when :meth:`send_frame` returns: written whole,
     or counted in :attr:`unwritten` if the stream dies before they reach the
     kernel.
     """
@@ -115,6 +116,8 @@ class Transport:
         elif not self._send_at_once(opcode, payload, fin, progress):
             pieces = frame_chunks(opcode, payload, fin)
             self._write_whole(lambda: pieces, progress)
+            if not self._burst and type(self.sock) is not gevent.socket.socket:
+                self._start_burst()  # TLS: the frames sent next in this hub pass coalesce
         if self.on_frame_sent is not None:
             self.on_frame_sent(opcode, payload, fin)
 
@@ -140,11 +143,14 @@ class Transport:
                 self._write_whole(lambda: iter(()), pending, held=True)
                 return True
             self._write_lock.release()
-            self._burst = True
-            self._loop.run_callback(self._end_burst)
+            self._start_burst()
         if progress is not None:
             progress.started = progress.done = True
         return True
+
+    def _start_burst(self) -> None:
+        self._burst = True
+        self._loop.run_callback(self._end_burst)
 
     def _coalesce(self, frame: bytes, opcode: int) -> bool:
         """Add ``frame`` to the write due at the end of this hub pass; whether it fit."""
@@ -163,8 +169,9 @@ class Transport:
         if buffer is None or self._closed:
             return
         lock = self._write_lock
-        if not lock.acquire(blocking=False):
-            # A writer holds the lock: a helper writes the buffer after it, in order.
+        if type(self.sock) is not gevent.socket.socket or not lock.acquire(blocking=False):
+            # TLS (the ssl module's writes may wait), or a writer holds the lock:
+            # a helper greenlet writes the buffer, after that writer, in order.
             spawn(self._write_coalesced, name="geventws-write-burst")
             return
         self._coalesced = None

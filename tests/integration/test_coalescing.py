@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import select
 import socket
+import ssl
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -280,3 +281,29 @@ def test_a_bad_message_on_the_careful_path_leaves_the_burst_alone(
     reader = FrameReader(server)
     assert [reader.read_frame()[2] for _ in range(3)] == [b"one", b"two", b"three"]
     assert transport.unwritten == 0 and not transport.closed
+
+
+def test_a_burst_over_tls_is_coalesced_and_echoed_in_order(
+    wss_server: Any, client_ssl_context: ssl.SSLContext
+) -> None:
+    """Over TLS a helper greenlet writes the burst (the ssl module's writes may
+    wait): far fewer TLS writes than messages, every echo back in order."""
+    ws = geventws.connect(wss_server.url("/echo"), ssl_context=client_ssl_context)
+    try:
+        tls = ws._session.transport.sock  # type: ignore[union-attr]
+        writes = 0
+        original = tls.send
+
+        def counted(data: Any, *args: Any) -> int:
+            nonlocal writes
+            writes += 1
+            return int(original(data, *args))
+
+        tls.send = counted
+        messages = [f"message {i}" for i in range(2000)]
+        for message in messages:
+            ws.send(message)  # no yield between them: one burst
+        assert [ws.recv(timeout=WAIT) for _ in messages] == messages
+        assert writes <= len(messages) // 100, writes
+    finally:
+        ws.close()
