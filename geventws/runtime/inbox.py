@@ -47,10 +47,7 @@ class Inbox:
         Once ``abandon`` is set (the connection is ending), a full inbox no
         longer holds the caller: ``item`` is dropped and ``False`` returned.
         """
-        items = self._items
-        if items is None:
-            items = self._items = collections.deque()
-        while len(items) >= self._maxsize:
+        while not self.try_put(item):
             if abandon is not None and abandon.is_set():
                 return False
             writable = self._writable
@@ -61,8 +58,6 @@ class Inbox:
                 writable.wait()
             else:
                 gevent.wait([writable, abandon], count=1)
-        items.append(item)
-        self._wake_reader()
         return True
 
     def try_put(self, item: str | bytes) -> bool:

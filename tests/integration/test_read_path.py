@@ -4,6 +4,9 @@ message saved on request/response exchanges), and still ends on an abort."""
 
 from __future__ import annotations
 
+import select
+import socket
+import time
 from collections.abc import Iterator
 
 import gevent
@@ -13,6 +16,21 @@ import pytest
 from geventws.runtime.transport import Transport
 from tests.loopback import CountingSocket, counted_transport
 from tests.support import WAIT
+
+
+def wait_buffered(counting: CountingSocket, size: int) -> None:
+    """Until the client's kernel holds ``size`` bytes, without letting the hub run."""
+    poller = select.poll()
+    poller.register(counting.raw.fileno(), select.POLLIN)
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            if len(counting.raw.recv(size, socket.MSG_PEEK)) >= size:
+                return
+        except BlockingIOError:
+            pass
+        assert time.monotonic() < deadline, "the bytes never arrived"
+        poller.poll(10)  # more may come: wait a little for it, bounded by the deadline
 
 
 @pytest.fixture
@@ -39,7 +57,7 @@ def test_a_full_read_reads_again_at_once(
 ) -> None:
     transport, server, counting = pair
     server.sendall(b"x" * 10_000)
-    gevent.sleep(0.01)  # pacing: let the bytes arrive
+    wait_buffered(counting, 10_000)
     yielded: list[bool] = []
     gevent.spawn(yielded.append, True)  # runs only if a read yields to the hub
     assert transport.recv(4096) == b"x" * 4096  # full: more may be there
