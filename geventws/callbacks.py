@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .runtime.inbox import Inbox
     from .runtime.observer import Observer
     from .runtime.readclock import ReadingClock
+    from .runtime.readturn import ReadTurn
 
 __all__ = ["CALLBACKS", "Callback", "Callbacks"]
 
@@ -112,6 +113,12 @@ class Callbacks:
         self._fire("on_give_up", error)
 
     # Where a received message goes (the session calls it).
+
+    def _deliver_now(self, message: str | bytes) -> bool:
+        return self.on_message is None and self._inbox.try_put(message)
+
+    def _guest_reads(self, turn: ReadTurn | None) -> None:
+        self._inbox.stand_in = turn
 
     def _deliver(self, message: str | bytes, abandon: gevent.event.Event, reading: ReadingClock) -> None:
         if self.on_message is None and self._inbox.try_put(message):

@@ -11,6 +11,7 @@ import gevent.event
 from gevent.hub import Waiter
 
 from ..exceptions import ConcurrencyError, WebSocketError
+from .readturn import READ, ReadTurn
 
 __all__ = ["Inbox"]
 
@@ -27,10 +28,12 @@ class Inbox:
     bare :class:`gevent.hub.Waiter` that :meth:`put` wakes with a hub
     callback: lighter than an ``Event`` per message (no links, no
     ``Timeout`` object); the Event that holds a full inbox's writer is made
-    only when it fills up.
+    only when it fills up. With a :attr:`stand_in` (plain TCP), the reader
+    that has to wait reads the socket itself instead of being woken by the
+    receive loop (:mod:`.readturn`).
     """
 
-    __slots__ = ("_closed", "_items", "_maxsize", "_reader", "_reading", "_writable")
+    __slots__ = ("_closed", "_items", "_maxsize", "_reader", "_reading", "_writable", "stand_in")
 
     def __init__(self, maxsize: int) -> None:
         # Made on the first message: an idle connection holds no empty deque.
@@ -40,6 +43,8 @@ class Inbox:
         self._reader: Waiter[Any] | None = None  # the waiting reader's, while it waits
         self._closed: WebSocketError | None = None
         self._reading = False
+        #: While set, a reader about to wait reads the socket itself (see :mod:`.readturn`).
+        self.stand_in: ReadTurn | None = None
 
     def put(self, item: str | bytes, abandon: gevent.event.Event | None = None) -> bool:
         """Append ``item``, waiting while the inbox is full; whether it was appended.
@@ -81,6 +86,17 @@ class Inbox:
         """The oldest message; :class:`TimeoutError` after ``timeout`` seconds."""
         if self._reading:
             raise ConcurrencyError("another greenlet is already waiting in recv()")
+        items = self._items
+        if not items:
+            self._await_item(timeout)
+            items = self._items
+        item = items.popleft()  # type: ignore[union-attr]
+        if self._writable is not None:
+            self._writable.set()
+        return item
+
+    def _await_item(self, timeout: float | None) -> None:
+        """Until a message is there; raise the close's error or :class:`TimeoutError`."""
         self._reading = True
         try:
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -91,30 +107,33 @@ class Inbox:
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"no message within {timeout} seconds")
                 self._wait(remaining)
-            item = self._items.popleft()
-            if self._writable is not None:
-                self._writable.set()
-            return item
         finally:
             self._reading = False
 
     def _wait(self, timeout: float | None) -> None:
-        """Until a put, a close, or ``timeout`` seconds."""
+        """Until a put, a close, or ``timeout`` seconds; or, invited by
+        :attr:`stand_in`, until the socket is readable, then read it here."""
         hub = gevent.get_hub()
         waiter: Waiter[Any] = Waiter(hub)
         self._reader = waiter
+        stand_in = self.stand_in
+        invited = stand_in is not None and stand_in.invite(waiter)
         timer = None
         if timeout is not None:
             timer = hub.loop.timer(timeout)
             timer.start(waiter.switch, None)
         try:
-            waiter.get()
+            woken = waiter.get()
         finally:
             if self._reader is waiter:
                 self._reader = None
+            if invited:
+                stand_in.leave(waiter)  # type: ignore[union-attr]
             if timer is not None:
                 timer.stop()
                 timer.close()
+        if woken is READ:
+            stand_in.reader.read_as_guest()  # type: ignore[union-attr]
 
     def close(self, exc: WebSocketError) -> None:
         """Make :meth:`get` raise ``exc`` once the inbox is drained."""

@@ -14,6 +14,7 @@ from .opening import Opened
 from .readclock import ReadingClock
 
 if TYPE_CHECKING:
+    from .readturn import ReadTurn
     from .session import Session
 
 __all__ = ["SessionOwner"]
@@ -32,6 +33,13 @@ class SessionOwner(Protocol):
         is set, a full inbox drops it instead of holding the receive loop.
         ``reading`` is paused while the receive loop waits for the application
         (no pong can be read meanwhile)."""
+
+    def _deliver_now(self, message: str | bytes) -> bool:
+        """Put ``message`` into the inbox if it has room and no ``on_message``
+        is set; whether it did (it never waits)."""
+
+    def _guest_reads(self, turn: ReadTurn | None) -> None:
+        """While set, a greenlet waiting in ``recv()`` may read in the receive loop's place."""
 
     def _report(self, code: ErrorCode, exc: BaseException) -> None:
         """The attempt failed with ``exc``: ``on_error``."""

@@ -9,7 +9,9 @@ failure, mapped to its ``on_error`` code by
 
 Rules that keep it correct under gevent:
 
-- Only the receive greenlet reads the socket. Every frame, automatic pongs
+- Only the receive greenlet reads the socket, or, while it is parked, a
+  greenlet waiting in ``recv()`` in its place (:mod:`.readturn`), which hands
+  back everything but data messages. Every frame, automatic pongs
   and close replies included, goes through :meth:`Transport.send_frame`,
   which holds one gevent lock for the whole frame and writes a started frame
   whole even if its caller is interrupted.
@@ -46,6 +48,7 @@ from .owner import SessionOwner
 from .pings import PingTracker
 from .pings import Pong as PongWaiter
 from .readclock import ReadingClock
+from .readturn import Handover, ReadTurn
 from .transport import Transport, WriteProgress
 
 __all__ = ["Session"]
@@ -66,6 +69,7 @@ class Session:
         "_observer",
         "_options",
         "_owner",
+        "_parser",
         "_pings",
         "_stop_waiting",
         "closing",
@@ -109,6 +113,7 @@ class Session:
         self._close_timer: Any = None
         self._interrupt = AttemptInterrupt()  # abort() from another greenlet: see run()
         self._keepalive: Keepalive | None = None
+        self._parser: FrameParser | None = None  # the receive loop's (a guest reader uses it too)
 
     # -- commands from other greenlets -------------------------------------------
 
@@ -268,23 +273,87 @@ class Session:
         owner._now_open(opened.response, flushed)
 
     def _receive_loop(self, transport: Transport, data: bytes) -> None:
-        parser = FrameParser(self._options.max_message_size, transport.deflate)
-        tracer = self._observer.tracer
+        parser = self._parser = FrameParser(self._options.max_message_size, transport.deflate)
+        turn = self._new_turn(transport)
         try:
+            events = self._parse(parser, data) if data else []
             while True:
-                if data:
-                    if tracer is not None:
-                        tracer.received(data)
-                    for event in parser.feed(data):
-                        if not self._handle(transport, event):
-                            return
-                    if parser.error is not None:
-                        raise parser.error
-                data = transport.recv(min(max(parser.wanted, _READ_MIN), _READ_MAX))
-                if not data:
-                    raise EOFError("connection closed by the server")
+                for event in events:
+                    if not self._handle(transport, event):
+                        return
+                if parser.error is not None:
+                    raise parser.error
+                events = self._next_events(transport, parser, turn)
         except (OSError, EOFError) as exc:
             self._lost(exc)
+        finally:
+            if turn is not None:
+                self._owner._guest_reads(None)
+
+    def _new_turn(self, transport: Transport) -> ReadTurn | None:
+        """Let a greenlet waiting in ``recv()`` read in this loop's place (plain
+        TCP only: over TLS the ``ssl`` module holds data the socket does not show)."""
+        sock = transport.sock
+        if type(sock) is not gevent.socket.socket or self._observer.tracer is not None:
+            return None
+        turn = transport.turn = ReadTurn(sock._read_event, self)  # type: ignore[attr-defined]
+        self._owner._guest_reads(turn)
+        return turn
+
+    def _parse(self, parser: FrameParser, data: bytes) -> list[Event]:
+        tracer = self._observer.tracer
+        if tracer is not None:
+            tracer.received(data)
+        return parser.feed(data)
+
+    def _next_events(self, transport: Transport, parser: FrameParser, turn: ReadTurn | None) -> list[Event]:
+        """Read and parse what comes next, or take what a guest handed over."""
+        size = min(max(parser.wanted, _READ_MIN), _READ_MAX)
+        if turn is None:
+            data = transport.recv(size)
+        else:
+            while True:
+                if transport.drained:
+                    handed = turn.wait()
+                    if handed is not None:
+                        events, error = handed
+                        if error is not None:
+                            raise error
+                        return events
+                ready = transport.recv_ready(size)
+                if ready is not None:
+                    data = ready
+                    break
+        if not data:
+            raise EOFError("connection closed by the server")
+        return self._parse(parser, data)
+
+    def read_as_guest(self) -> None:
+        """A ``recv()`` caller's turn to read (see :mod:`.readturn`): what
+        cannot be done without waiting is handed over to the receive loop.
+        Never blocks; never raises."""
+        transport, parser = self.transport, self._parser
+        assert transport is not None and transport.turn is not None and parser is not None
+        handed: Handover | None = None
+        try:
+            data = transport.recv_ready(min(max(parser.wanted, _READ_MIN), _READ_MAX))
+            if data is not None:
+                if not data:
+                    raise EOFError("connection closed by the server")
+                events = parser.feed(data)
+                owner, counters = self._owner, self._observer.counters
+                for index, event in enumerate(events):
+                    if not isinstance(event, (str, bytes)) or not owner._deliver_now(event):
+                        handed = (events[index:], None)
+                        break
+                    counters.received(event)
+                else:
+                    if parser.error is not None:
+                        handed = ([], None)  # the receive loop raises it
+        except Exception as exc:  # the receive loop raises it: the same end as if it had read
+            handed = ([], exc)
+        finally:
+            transport.turn.done(handed)
 
     def _handle(self, transport: Transport, event: Event) -> bool:
         """Act on one event; whether to read on."""

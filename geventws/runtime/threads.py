@@ -152,9 +152,8 @@ def from_any_thread(method: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        owner: Any = args[0]
-        hub_thread: HubThread = owner._hub_thread
-        if hub_thread.is_foreign():
+        hub_thread: HubThread = args[0]._hub_thread  # type: ignore[attr-defined]
+        if getattr(_thread_local, "hub_thread", None) is not hub_thread:  # is_foreign(), inlined: every call
             return hub_thread.call(functools.partial(method, *args, **kwargs))
         return method(*args, **kwargs)
 

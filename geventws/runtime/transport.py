@@ -28,6 +28,7 @@ from ..protocol.writer import (
     message_chunks,
 )
 from .greenlets import spawn
+from .readturn import ReadTurn
 from .writebuffer import WriteBuffer, WriteProgress
 
 __all__ = ["Transport", "WriteProgress"]  # WriteProgress: for the callers of send_frame
@@ -76,6 +77,7 @@ class Transport:
         "deflate",
         "on_frame_sent",
         "sock",
+        "turn",
         "unwritten",
     )
 
@@ -93,6 +95,8 @@ class Transport:
         self._burst = False  # a frame went out at once in this hub pass: the next ones coalesce
         self._coalesced: WriteBuffer | None = None  # while it exists, a write of it is due
         self._drained = False  # the last read took less than asked: the socket is likely empty
+        #: Who reads next, the receive loop or a ``recv()`` caller (plain TCP; set by the session).
+        self.turn: ReadTurn | None = None
 
     @property
     def closed(self) -> bool:
@@ -337,6 +341,22 @@ class Transport:
         self._drained = len(data) < size
         return data
 
+    @property
+    def drained(self) -> bool:
+        """Whether the last read found the socket empty (wait before reading again)."""
+        return self._drained
+
+    def recv_ready(self, size: int) -> bytes | None:
+        """Up to ``size`` bytes the socket holds now (plain TCP), ``None`` if it
+        holds none; never waits. ``b""`` at end of stream."""
+        try:
+            data: bytes = self.sock._sock.recv(size)  # type: ignore[attr-defined]  # non-blocking
+        except BlockingIOError:
+            self._drained = True
+            return None
+        self._drained = len(data) < size
+        return data
+
     def read_head(self, initial: bytes, limit: int) -> tuple[bytes, bytes]:
         """Read an HTTP head up to its blank line: return (head, bytes after it)."""
         data = bytearray(initial)
@@ -358,6 +378,8 @@ class Transport:
         if self._closed:
             return
         self._closed = True
+        if self.turn is not None:
+            self.turn.cancel()  # before the socket closes: see ReadTurn.cancel
         buffer = self._coalesced
         if buffer is not None:
             self._coalesced = None
