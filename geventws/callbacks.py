@@ -13,13 +13,11 @@ from typing import TYPE_CHECKING, Any
 from .protocol.codes import ErrorCode
 
 if TYPE_CHECKING:
-    import gevent.event
-
     from .exceptions import WebSocketError
     from .runtime.inbox import Inbox
     from .runtime.observer import Observer
-    from .runtime.readclock import ReadingClock
     from .runtime.readturn import ReadTurn
+    from .runtime.session import Session
 
 __all__ = ["CALLBACKS", "Callback", "Callbacks"]
 
@@ -120,14 +118,15 @@ class Callbacks:
     def _guest_reads(self, turn: ReadTurn | None) -> None:
         self._inbox.stand_in = turn
 
-    def _deliver(self, message: str | bytes, abandon: gevent.event.Event, reading: ReadingClock) -> None:
+    def _deliver(self, message: str | bytes, session: Session) -> None:
         if self.on_message is None and self._inbox.try_put(message):
             return  # the inbox had room: the receive loop did not wait
+        reading = session.reading
         reading.pause()
         try:
             if self.on_message is not None:
                 self._fire("on_message", message)
-            elif not self._inbox.put(message, abandon):
+            elif not self._inbox.put(message, session.stop_event()):
                 # As in python-websockets: unread messages go with the closed connection.
                 self._log.debug("closing with a full inbox: a message received meanwhile is dropped")
         finally:

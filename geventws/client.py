@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import gevent
+import gevent.event
 
 from .connection import Connection
 from .exceptions import ConnectError
@@ -29,16 +30,18 @@ def connect(url: URLLike, **options: Any) -> Connection:
     """
     conn = Connection(url, **options)
     conn._errors_raised = True
+    opened = conn._ever_opened = gevent.event.Event()  # dropped once open: idle bytes count
     interrupted = True
     try:
         conn.connect()
-        gevent.wait([conn._ever_opened, conn._supervisor.finished], count=1)
+        gevent.wait([opened, conn._supervisor.finished], count=1)
         interrupted = False
     finally:
         conn._errors_raised = False
+        conn._ever_opened = None
         if interrupted:
             conn._cancel()
-    if not conn._ever_opened.is_set():
+    if not opened.is_set():
         error = conn.last_error
         raise error if error is not None else ConnectError("connection failed")
     return conn

@@ -96,7 +96,7 @@ class Connection(Callbacks, Sequential, Observed):
         self._supervisor = self._new_supervisor()
         self._outbox = self._new_outbox()
         self._inbox = Inbox(opts.max_queue)
-        self._ever_opened = gevent.event.Event()  # what connect() waits for
+        self._ever_opened: gevent.event.Event | None = None  # set by the open; connect() waits for it
         self._refuse_reconnect = False  # stop() was called: only connect() restarts
         self._errors_raised = False  # connect() raises them: no warning log then
         self._response: Response | None = None
@@ -107,22 +107,15 @@ class Connection(Callbacks, Sequential, Observed):
     def _new_outbox(self) -> Outbox:
         opts = self._options
         return Outbox(
-            opts.max_send_buffer_size,
-            opts.max_send_buffer_messages,
-            opts.send_buffer_policy,
-            on_full=self._buffer_full,
-            on_lost=self._sends_lost,
+            opts.max_send_buffer_size, opts.max_send_buffer_messages, opts.send_buffer_policy, listener=self
         )
 
     def _new_supervisor(self) -> Supervisor:
         reconnect = self._options.reconnect
         return Supervisor(
-            self._run_attempt,
+            self,
             backoff=reconnect.start() if reconnect is not None else None,
-            on_reconnecting=self._reconnecting,
-            on_give_up=self._giving_up,
             log=self._log,
-            on_finished=self._finished,
             name=f"geventws-supervisor {self._log_context['url']}",
         )
 
@@ -373,7 +366,8 @@ class Connection(Callbacks, Sequential, Observed):
         )
 
     def _now_open(self, response: Response, flushed: bool) -> None:
-        self._ever_opened.set()
+        if self._ever_opened is not None:
+            self._ever_opened.set()
         if flushed:
             self._fire("on_buffer_drain")
         self._fire("on_websocket_connect", response)

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import sys
 import urllib.parse
 from collections.abc import Sequence
 
@@ -53,19 +54,69 @@ _PROTOCOL_HEADERS = frozenset(
 _REQUEST_TARGET = re.compile(r"/[!-~]*")
 
 
-@dataclasses.dataclass(frozen=True)
 class Response:
-    """The server's answer to the upgrade request.
+    """The server's answer to the upgrade request: ``status``, ``reason``,
+    ``headers``, ``raw`` (the head as received) and ``body`` (of a refusal).
 
     ``str(response)`` is the raw response head as received (status line and
-    headers, with the final blank line).
+    headers, with the final blank line). Read-only. An accepted response is
+    kept for the connection's life, so its parsed headers are dropped after
+    the handshake (:meth:`drop_parsed_headers`) and parsed again from
+    ``raw`` when asked for: hundreds of bytes per idle connection.
     """
+
+    __slots__ = ("_headers", "body", "raw", "reason", "status")
 
     status: int
     reason: str
-    headers: Headers
-    raw: bytes = dataclasses.field(repr=False)
-    body: bytes = dataclasses.field(default=b"", repr=False)
+    raw: bytes
+    body: bytes
+    _headers: Headers | None
+
+    def __init__(
+        self, status: int, reason: str, headers: Headers | None, raw: bytes, body: bytes = b""
+    ) -> None:
+        setattr_ = object.__setattr__  # read-only to everyone else
+        setattr_(self, "status", status)
+        setattr_(self, "reason", reason)
+        setattr_(self, "raw", raw)
+        setattr_(self, "body", body)
+        setattr_(self, "_headers", headers)
+
+    @property
+    def headers(self) -> Headers:
+        """The response headers."""
+        headers = self._headers
+        if headers is None:
+            headers = _parse_head(self.raw)[2]
+        return headers
+
+    def drop_parsed_headers(self) -> None:
+        """Forget the parsed headers (they are parsed again from ``raw`` when asked for)."""
+        if self.raw:
+            object.__setattr__(self, "_headers", None)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Response is read-only: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Response is read-only: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (self.status, self.reason, self.headers, self.raw, self.body) == (
+            other.status,
+            other.reason,
+            other.headers,
+            other.raw,
+            other.body,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking headers: as the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status!r}, reason={self.reason!r}, headers={self.headers!r})"
 
     def __str__(self) -> str:
         return self.raw.decode("latin-1")
@@ -186,23 +237,28 @@ def parse_response(raw: bytes) -> Response:
     Raises :class:`HandshakeError` if it is not valid HTTP/1.1.
     """
     try:
-        text = raw.decode("latin-1")
-        status_line, *header_lines = text.split("\r\n")
-        version, _, rest = status_line.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
-            raise ValueError(f"bad status line {status_line!r}")
-        headers = Headers()
-        for line in header_lines:
-            if not line:
-                continue
-            name, sep, value = line.partition(":")
-            if not sep or not name or name != name.strip():
-                raise ValueError(f"bad header line {line!r}")
-            headers.add(name, value.strip())
+        code, reason, headers = _parse_head(raw)
     except ValueError as exc:
         raise HandshakeError(f"invalid HTTP response from server: {exc}") from exc
-    return Response(int(code), reason, headers, raw)
+    return Response(code, reason, headers, raw)
+
+
+def _parse_head(raw: bytes) -> tuple[int, str, Headers]:
+    text = raw.decode("latin-1")
+    status_line, *header_lines = text.split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+        raise ValueError(f"bad status line {status_line!r}")
+    headers = Headers()
+    for line in header_lines:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise ValueError(f"bad header line {line!r}")
+        headers.add(name, value.strip())
+    return int(code), sys.intern(reason), headers  # "Switching Protocols": one copy for all connections
 
 
 def check_response(response: Response, key: str, subprotocols: Sequence[str] = ()) -> str | None:

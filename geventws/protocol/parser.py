@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import codecs
 import struct
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..exceptions import MessageTooBig, ProtocolError
 from .codes import (
@@ -108,14 +108,13 @@ class FrameParser:
         "_closed",
         "_decoder",
         "_extension",
-        "_fragments",
+        "_parts",
         "_frame",
         "_max_size",
         "_message_opcode",
         "_message_rsv",
         "_message_size",
         "_pos",
-        "_text",
         "error",
     )
 
@@ -133,8 +132,9 @@ class FrameParser:
         self._message_opcode: int | None = None
         self._message_rsv = 0
         self._message_size = 0
-        self._fragments: list[bytes] = []  # of a binary message
-        self._text: list[str] = []  # decoded parts of a text message
+        # The parts of a message in several frames: bytes of a binary one,
+        # decoded text of a text one. Made only then: most messages are one frame.
+        self._parts: list[Any] | None = None
         self._decoder: codecs.IncrementalDecoder | None = None
 
     @property
@@ -274,10 +274,10 @@ class FrameParser:
             assert self._extension is not None
             payload = self._extension.decode(payload, self._message_rsv, fin)
         if self._message_opcode == OP_BINARY:
-            if fin and not self._fragments:
+            if fin and self._parts is None:
                 self._reset()
                 return payload  # the common case: a whole message in one frame
-            self._fragments.append(payload)
+            self._add_part(payload)
         elif fin and self._decoder is None:
             self._reset()
             return _decode_text(payload)  # the common case: a whole message in one frame
@@ -288,12 +288,18 @@ class FrameParser:
             return None
         message: str | bytes
         if self._message_opcode == OP_BINARY:
-            message = b"".join(self._fragments)
+            message = b"".join(self._parts or ())
         else:
             self._decode(b"", final=True)
-            message = "".join(self._text)
+            message = "".join(self._parts or ())
         self._reset()
         return message
+
+    def _add_part(self, part: str | bytes) -> None:
+        parts = self._parts
+        if parts is None:
+            parts = self._parts = []
+        parts.append(part)
 
     def _decode_available(self, remaining: int, available: int) -> None:
         """Decode the buffered part of a text or extension-encoded frame now:
@@ -310,7 +316,7 @@ class FrameParser:
             assert self._extension is not None
             chunk = self._extension.decode(chunk, self._message_rsv, False)
         if self._message_opcode == OP_BINARY:
-            self._fragments.append(chunk)
+            self._add_part(chunk)
         else:
             self._decode(chunk, final=False)
         self._message_size += available
@@ -319,14 +325,13 @@ class FrameParser:
         if self._decoder is None:
             self._decoder = codecs.getincrementaldecoder("utf-8")()
         try:
-            self._text.append(self._decoder.decode(data, final))
+            self._add_part(self._decoder.decode(data, final))
         except UnicodeDecodeError as exc:
             raise ProtocolError("invalid UTF-8 in a text message", close_code=CloseCode.INVALID_DATA) from exc
 
     def _reset(self) -> None:
         self._message_opcode = None
         self._message_rsv = 0
-        self._fragments = []
-        self._text = []
+        self._parts = None
         self._message_size = 0
         self._decoder = None

@@ -95,7 +95,7 @@ class Keepalive:
 
     @property
     def _over(self) -> bool:
-        return self._session.ended.is_set()
+        return self._session.ended
 
     # -- sending the ping ------------------------------------------------------
 

@@ -170,6 +170,7 @@ class _Opening:
         self.log.debug(
             "handshake done: %s %s, compression: %s", response.status, response.reason, agreed.deflate
         )
+        response.drop_parsed_headers()  # kept for the connection's life: parsed again if asked for
         return Opened(transport, response, agreed.subprotocol, leftover, agreed.deflate)
 
 

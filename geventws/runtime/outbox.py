@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable
+from typing import Protocol
 
 import gevent.event
 
@@ -41,13 +42,24 @@ def message_for(data: str | bytes, websocket_type: str | None) -> Message:
     raise TypeError(f"send() takes str or bytes, not {type(data).__name__}")
 
 
+class OutboxListener(Protocol):
+    """What the outbox tells (the connection)."""
+
+    def _buffer_full(self) -> None:
+        """A message did not fit."""
+
+    def _sends_lost(self, text: str) -> None:
+        """Queued messages will never be sent (``text`` says which)."""
+
+
 class Outbox:
     """A FIFO of messages waiting for the next handshake, and its full-buffer policy.
 
     Bounded by ``max_bytes`` and/or ``max_messages`` (``None``: no bound).
-    When a message does not fit, :meth:`offer` calls ``on_full()``, then
-    applies the policy: ``"drop_oldest"`` drops the oldest messages (reported
-    with ``on_lost(text)``), ``"fail"`` raises :class:`SendBufferFull`,
+    When a message does not fit, :meth:`offer` tells the listener
+    (``_buffer_full()``), then applies the policy: ``"drop_oldest"`` drops
+    the oldest messages (reported with ``_sends_lost(text)``), ``"fail"``
+    raises :class:`SendBufferFull`,
     ``"block"`` waits until a message was taken out and lets the sender decide
     again (the connection may be open by then).
     """
@@ -56,8 +68,7 @@ class Outbox:
         "_closed",
         "_in_flight",
         "_items",
-        "_on_lost",
-        "_on_full",
+        "_listener",
         "_room",
         "max_bytes",
         "max_messages",
@@ -71,8 +82,7 @@ class Outbox:
         max_messages: int | None,
         policy: str,
         *,
-        on_full: Callable[[], object] = lambda: None,
-        on_lost: Callable[[str], object] = lambda _: None,
+        listener: OutboxListener | None = None,
     ) -> None:
         # Made on the first queued message, dropped once empty: most connections never queue.
         self._items: collections.deque[Message] | None = None
@@ -81,8 +91,7 @@ class Outbox:
         self.max_bytes = max_bytes
         self.max_messages = max_messages
         self.policy = policy
-        self._on_full = on_full
-        self._on_lost = on_lost  # queued messages that will never be sent
+        self._listener = listener
         self._room: gevent.event.Event | None = None  # made for a sender that waits ("block")
         self._closed: ConnectionClosed | None = None
         self._in_flight: tuple[Message, WriteProgress] | None = None
@@ -97,15 +106,15 @@ class Outbox:
         """Queue ``message`` under the policy; ``False`` when, under ``"block"``,
         it waited for room instead: the sender decides again.
 
-        ``notify_full``: call ``on_full()`` if it does not fit (once per send,
+        ``notify_full``: tell the listener if it does not fit (once per send,
         not at every retry). Raises the exception given to :meth:`close`.
         """
         if self._closed is not None:
             raise self._closed
         size = len(message[1])
         if not self.fits(size):
-            if notify_full:
-                self._on_full()
+            if notify_full and self._listener is not None:
+                self._listener._buffer_full()
             if self.policy == "block":
                 self._wait_for_room()
                 return False
@@ -121,7 +130,7 @@ class Outbox:
         while not self.fits(size):
             dropped.append(self._popleft())
         if dropped:
-            self._on_lost(f"send buffer full: dropped the {_describe(dropped, 'oldest ')}")
+            self._lost(f"send buffer full: dropped the {_describe(dropped, 'oldest ')}")
 
     def _wait_for_room(self) -> None:
         """Wait until a message was taken out or the outbox was closed."""
@@ -199,7 +208,11 @@ class Outbox:
         self.nbytes = 0
         self._wake_senders()
         if items:
-            self._on_lost(f"{_describe(items)} were never sent: the connection is finished")
+            self._lost(f"{_describe(items)} were never sent: the connection is finished")
+
+    def _lost(self, text: str) -> None:
+        if self._listener is not None:
+            self._listener._sends_lost(text)
 
     def reopen(self) -> None:
         """Accept messages again (after a reconnect() that followed a close)."""

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-import gevent.event
-
 from ..protocol.codes import ErrorCode
 from ..protocol.handshake import Response
 from ..protocol.uri import WebSocketURI
 from .observer import Observer
 from .opening import Opened
-from .readclock import ReadingClock
 
 if TYPE_CHECKING:
     from .readturn import ReadTurn
@@ -28,11 +25,12 @@ class SessionOwner(Protocol):
     def _fire(self, name: str, *args: Any) -> None:
         """Run the callback ``name`` (``on_ping``...) with ``args``, logging its errors."""
 
-    def _deliver(self, message: str | bytes, abandon: gevent.event.Event, reading: ReadingClock) -> None:
-        """A message arrived: to ``on_message`` or the inbox; once ``abandon``
-        is set, a full inbox drops it instead of holding the receive loop.
-        ``reading`` is paused while the receive loop waits for the application
-        (no pong can be read meanwhile)."""
+    def _deliver(self, message: str | bytes, session: Session) -> None:
+        """A message arrived: to ``on_message`` or the inbox; once the
+        session's :meth:`~Session.stop_event` is set, a full inbox drops it
+        instead of holding the receive loop. The session's reading clock is
+        paused while the receive loop waits for the application (no pong can
+        be read meanwhile)."""
 
     def _deliver_now(self, message: str | bytes) -> bool:
         """Put ``message`` into the inbox if it has room and no ``on_message``

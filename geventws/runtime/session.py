@@ -71,7 +71,8 @@ class Session:
         "_owner",
         "_parser",
         "_pings",
-        "_stop_waiting",
+        "_stop_event",
+        "_stopping",
         "closing",
         "ended",
         "error",
@@ -100,14 +101,16 @@ class Session:
         self.transport: Transport | None = None
         #: Why the attempt ended, if it failed (what the reconnect policy judges).
         self.error: WebSocketError | None = None
-        #: Set when the attempt is over and its greenlets are gone.
-        self.ended = gevent.event.Event()
+        #: Whether the attempt is over and its greenlets are gone.
+        self.ended = False
         #: While ``on_open_replay`` runs: its sends are written at once.
         self.replaying = False
         #: Time during which the receive loop was free to read (keepalive's clock).
         self.reading = ReadingClock()
-        # Set once the attempt is ending: the receive loop must not wait for room in the inbox.
-        self._stop_waiting = gevent.event.Event()
+        # Once the attempt is ending, the receive loop must not wait for room in
+        # the inbox; the Event that says so is made only for a loop that waits.
+        self._stopping = False
+        self._stop_event: gevent.event.Event | None = None
         self._failure: WebSocketError | None = None
         self._pings = PingTracker()
         self._close_timer: Any = None
@@ -151,7 +154,22 @@ class Session:
         ``state`` agree) and free the receive loop from a full inbox."""
         if self.state is State.OPEN:
             self.state = State.CLOSING
-        self._stop_waiting.set()
+        self._stop_waiting()
+
+    def _stop_waiting(self) -> None:
+        self._stopping = True
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    def stop_event(self) -> gevent.event.Event:
+        """Set once the attempt is ending: a receive loop waiting for room in
+        the inbox waits for it too (then drops the message)."""
+        event = self._stop_event
+        if event is None:
+            event = self._stop_event = gevent.event.Event()
+            if self._stopping:
+                event.set()
+        return event
 
     def owns(self, greenlet: Any) -> bool:
         """Whether ``greenlet`` is one of this attempt's."""
@@ -210,7 +228,9 @@ class Session:
         try:
             opened = self._open()
             if opened is not None:
-                self._receive_loop(opened.transport, opened.leftover)
+                transport, leftover = opened.transport, opened.leftover
+                del opened  # not held by this frame while the loop runs
+                self._receive_loop(transport, leftover)
         except gevent.GreenletExit:
             self.closing.lost()
             if not self._interrupt.taken():
@@ -359,7 +379,7 @@ class Session:
         """Act on one event; whether to read on."""
         if isinstance(event, (str, bytes)):
             self._observer.counters.received(event)
-            self._owner._deliver(event, self._stop_waiting, self.reading)
+            self._owner._deliver(event, self)
         elif isinstance(event, Ping):
             if not self.closing.sent:
                 transport.send_frame(OP_PONG, event.payload)
@@ -401,7 +421,7 @@ class Session:
         if frame is None:
             return
         self.state = State.CLOSING
-        self._stop_waiting.set()  # the close reply must be read, whatever the inbox holds
+        self._stop_waiting()  # the close reply must be read, whatever the inbox holds
         self._arm_close_timer(transport)
         try:
             transport.send_frame(OP_CLOSE, close_body(*frame))
@@ -454,7 +474,7 @@ class Session:
 
     def _cleanup(self) -> None:
         """Tear the attempt down; safe to run twice (a late kill may cut it short)."""
-        if not self.ended.is_set():
+        if not self.ended:
             self._observer.ended()
             self.closing.lost()
             self.state = State.CLOSED
@@ -463,7 +483,7 @@ class Session:
             if self.transport is not None:
                 self.transport.abort()
                 self._report_unwritten(self.transport)
-            self.ended.set()
+            self.ended = True
         if self._keepalive is not None:
             self._keepalive.stop()
         self._pings.cancel_all()

@@ -145,6 +145,25 @@ def test_parse_response() -> None:
     assert response.body == b""
 
 
+def test_a_response_without_its_parsed_headers_is_the_same_response() -> None:
+    # An accepted response is kept for the connection's life: its parsed
+    # headers are dropped and parsed again from ``raw`` when asked for.
+    raw = good_head(RFC_KEY, "X-Thing: a", "x-thing: b")
+    kept, fresh = parse_response(raw), parse_response(raw)
+    kept.drop_parsed_headers()
+    assert kept._headers is None
+    assert kept.headers.get_all("X-THING") == ["a", "b"]
+    assert kept.headers["Sec-WebSocket-Accept"] == RFC_ACCEPT
+    assert kept._headers is None, "parsed again each time, not kept"
+    assert kept == fresh and repr(kept) == repr(fresh) and str(kept) == str(fresh)
+    assert kept.reason is fresh.reason  # the common reason string is shared, not copied per connection
+    built = Response(200, "OK", Headers([("A", "1")]), b"")
+    built.drop_parsed_headers()  # nothing to parse again from: kept
+    assert built.headers["A"] == "1"
+    with pytest.raises(AttributeError):
+        kept.status = 200  # type: ignore[misc]
+
+
 def test_parse_response_without_reason() -> None:
     response = parse_response(b"HTTP/1.1 403\r\n\r\n")
     assert (response.status, response.reason) == (403, "")

@@ -18,10 +18,13 @@ class Events:
         self.lost: list[str] = []
 
     def outbox(self, max_bytes: int | None, max_messages: int | None, policy: str) -> Outbox:
-        return Outbox(max_bytes, max_messages, policy, on_full=self.on_full, on_lost=self.lost.append)
+        return Outbox(max_bytes, max_messages, policy, listener=self)
 
-    def on_full(self) -> None:
+    def _buffer_full(self) -> None:
         self.full += 1
+
+    def _sends_lost(self, text: str) -> None:
+        self.lost.append(text)
 
 
 def msg(n: int, size: int = 1) -> Message:

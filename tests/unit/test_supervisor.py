@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gevent
 import gevent.event
 
@@ -26,6 +28,29 @@ class FakeTime:
         return False
 
 
+class Owner:
+    """What a connection would be to the supervisor: ``attempt`` and optional hooks."""
+
+    def __init__(
+        self,
+        attempt: Callable[[], WebSocketError | None],
+        on_reconnecting: Callable[..., object] = lambda *_: None,
+        on_give_up: Callable[..., object] = lambda *_: None,
+        on_finished: Callable[[], object] = lambda: None,
+    ) -> None:
+        self._run_attempt = attempt
+        self.on_reconnecting, self.on_give_up, self.on_finished = on_reconnecting, on_give_up, on_finished
+
+    def _reconnecting(self, attempt: int, delay: float, error: WebSocketError | None) -> None:
+        self.on_reconnecting(attempt, delay, error)
+
+    def _giving_up(self, attempts: int, error: WebSocketError | None) -> None:
+        self.on_give_up(attempts, error)
+
+    def _finished(self) -> None:
+        self.on_finished()
+
+
 def supervisor(
     outcomes: list[WebSocketError | None],
     policy: ReconnectPolicy | None = None,
@@ -40,7 +65,7 @@ def supervisor(
         return outcomes.pop(0)
 
     backoff = policy.start(rng=lambda: 1.0, clock=time.clock) if policy is not None else None
-    sup = Supervisor(attempt, backoff=backoff, clock=time.clock, wait=time.wait, **hooks)  # type: ignore[arg-type]
+    sup = Supervisor(Owner(attempt, **hooks), backoff=backoff, clock=time.clock, wait=time.wait)  # type: ignore[arg-type]
     return sup, time, starts
 
 
@@ -103,7 +128,7 @@ def test_finish_requested_during_an_attempt_stops_the_loop() -> None:
 
     time = FakeTime()
     sup = Supervisor(
-        attempt, backoff=ReconnectPolicy().start(clock=time.clock), clock=time.clock, wait=time.wait
+        Owner(attempt), backoff=ReconnectPolicy().start(clock=time.clock), clock=time.clock, wait=time.wait
     )
     sup_box.append(sup)
     sup.schedule(0.0)
@@ -135,7 +160,7 @@ def test_cancel_while_waiting_finishes() -> None:
         woken.set()
         return event.wait()  # a real wake-up, but no time passes
 
-    sup = Supervisor(attempt, wait=wait)
+    sup = Supervisor(Owner(attempt), wait=wait)
     sup.schedule(3600.0)
     assert woken.wait(5)
     assert sup.phase is Phase.WAITING and sup.reconnect_pending
