@@ -220,13 +220,17 @@ def encode_frame(
     return _header(opcode, length, fin, key, rsv1) + mask(payload, key)
 
 
+#: The opcodes whose final frames :func:`encode_small_frame` builds itself.
+_SMALL_OPCODES = frozenset({OP_TEXT, OP_BINARY, OP_PING, OP_PONG})
+
+
 def encode_small_frame(opcode: int, payload: bytes, mask_key: bytes | None = None) -> bytes:
     """:func:`encode_frame` of a final frame, with a shortcut for the common
-    case: a text or binary frame of ``bytes`` under 126 bytes skips the
-    general checks. Anything else takes :func:`encode_frame` (the same bytes,
-    the same errors)."""
+    case: a text, binary, ping or pong frame of ``bytes`` under 126 bytes
+    skips the general checks. Anything else takes :func:`encode_frame` (the
+    same bytes, the same errors)."""
     length = len(payload)
-    if length > 125 or (opcode != OP_TEXT and opcode != OP_BINARY) or type(payload) is not bytes:
+    if length > 125 or opcode not in _SMALL_OPCODES or type(payload) is not bytes:
         return encode_frame(opcode, payload, True, mask_key)
     key = new_mask_key() if mask_key is None else mask_key
     return bytes((0x80 | opcode, 0x80 | length)) + key + mask(payload, key)

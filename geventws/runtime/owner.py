@@ -21,6 +21,7 @@ class SessionOwner(Protocol):
     """What a session asks of the long-lived connection that started it."""
 
     _observer: Observer  # counters, timings, trace
+    on_pong: Any  # the callback, if set: then pongs are handled in the receive greenlet
 
     def _fire(self, name: str, *args: Any) -> None:
         """Run the callback ``name`` (``on_ping``...) with ``args``, logging its errors."""

@@ -1,22 +1,23 @@
-"""Whose turn it is to read a plain-TCP socket: the receive loop, or a guest.
+"""Who reads a plain-TCP socket while the receive loop is parked: a guest, or the hub.
 
 On a request/response exchange the receive loop would wake for every reply
 only to hand it to the greenlet waiting in ``recv()``: two greenlet switches
-and a hub callback per message. A :class:`ReadTurn` lets that waiting
-greenlet read the socket itself while the receive loop stays parked: the hub
-wakes the guest directly when the socket becomes readable.
+and a hub callback per message; an idle connection would wake it for every
+pong. A :class:`ReadTurn` keeps the receive loop parked instead: when the
+socket becomes readable, the hub wakes the greenlet waiting in ``recv()``
+(the guest), which reads the socket itself; with no guest, the hub reads.
 
-The guest does only what cannot block: it reads what the socket holds,
-parses it and puts the messages into the inbox. Anything else (a control
-frame, a full inbox, an error, the end of the stream) is handed over to the
-receive loop, which deals with it as if it had read the bytes itself. So
-the rules of :mod:`.session` hold: pongs, close replies and callbacks keep
-running in the receive greenlet, in order.
+Both do only what never blocks and runs no callback: read what the socket
+holds, parse it, put the data messages into the inbox and match pongs to
+their pings. Anything else (a ping, a close frame, a message for
+``on_message``, a full inbox, an error, the end of the stream) is handed
+over to the receive loop, which deals with it as if it had read the bytes
+itself. So the rules of :mod:`.session` hold: pongs we send, close replies
+and callbacks keep running in the receive greenlet, in order.
 
-The socket's read watcher calls :meth:`ReadTurn._readable` in the hub, which
-switches to the guest if one waits, else to the receive loop. Only one of
-them runs a read at a time: the receive loop stays parked while a guest
-reads, and a guest is only invited while the receive loop is parked.
+The socket's read watcher calls :meth:`ReadTurn._readable` in the hub. Only
+one read runs at a time: the watcher is stopped while one runs, and a guest
+is only invited while the receive loop is parked.
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ class GuestReader(Protocol):
     """What reads in the receive loop's place (the session)."""
 
     def read_as_guest(self) -> None:
-        """Read what the socket holds, in the calling (guest) greenlet, then
-        :meth:`ReadTurn.done`; never blocks, never raises."""
+        """Read what the socket holds, in the calling greenlet (a guest's or
+        the hub), then :meth:`ReadTurn.done`; never blocks, never raises."""
 
 
 class ReadTurn:
-    """The read watcher of one plain-TCP socket, shared by the receive loop and a guest."""
+    """The read watcher of one plain-TCP socket while the receive loop is parked."""
 
     __slots__ = ("_guest", "_host", "_hub", "_watcher", "reader")
 
@@ -60,8 +61,8 @@ class ReadTurn:
         self.reader = reader
 
     def wait(self) -> Handover | None:
-        """The receive loop: park until the socket is readable (``None``) or a
-        guest hands work over; :meth:`cancel` wakes it too (the read then fails)."""
+        """The receive loop: park until a guest or the hub hands work over;
+        :meth:`cancel` wakes it with ``None`` (it reads then, and fails)."""
         waiter: Waiter[Any] = Waiter(self._hub)
         self._host = waiter
         self._watcher.start(self._readable)
@@ -87,7 +88,7 @@ class ReadTurn:
             self._guest = None
 
     def done(self, handed: Handover | None = None) -> None:
-        """The guest's read is over: watch the socket again, or hand the rest to
+        """A read in the loop's place is over: watch the socket again, or hand the rest to
         the receive loop (it runs at the hub's next turn)."""
         host = self._host
         if host is None:
@@ -114,4 +115,4 @@ class ReadTurn:
         if guest is not None:
             guest.switch(READ)
         elif self._host is not None:
-            self._host.switch(None)
+            self.reader.read_as_guest()  # here, in the hub: it never blocks, never raises

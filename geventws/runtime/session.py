@@ -10,8 +10,8 @@ failure, mapped to its ``on_error`` code by
 Rules that keep it correct under gevent:
 
 - Only the receive greenlet reads the socket, or, while it is parked, a
-  greenlet waiting in ``recv()`` in its place (:mod:`.readturn`), which hands
-  back everything but data messages. Every frame, automatic pongs
+  greenlet waiting in ``recv()`` or the hub in its place (:mod:`.readturn`),
+  which keep data messages and match pongs and hand everything else back. Every frame, automatic pongs
   and close replies included, goes through :meth:`Transport.send_frame`,
   which holds one gevent lock for the whole frame and writes a started frame
   whole even if its caller is interrupted.
@@ -349,9 +349,10 @@ class Session:
         return self._parse(parser, data)
 
     def read_as_guest(self) -> None:
-        """A ``recv()`` caller's turn to read (see :mod:`.readturn`): what
-        cannot be done without waiting is handed over to the receive loop.
-        Never blocks; never raises."""
+        """Read in the receive loop's place, in a ``recv()`` caller's greenlet
+        or in the hub (see :mod:`.readturn`): data messages go to the inbox,
+        pongs are matched; the rest is handed over to the receive loop.
+        Never blocks, never runs a callback, never raises."""
         transport, parser = self.transport, self._parser
         assert transport is not None and transport.turn is not None and parser is not None
         handed: Handover | None = None
@@ -363,10 +364,16 @@ class Session:
                 events = parser.feed(data)
                 owner, counters = self._owner, self._observer.counters
                 for index, event in enumerate(events):
-                    if not isinstance(event, (str, bytes)) or not owner._deliver_now(event):
+                    if isinstance(event, (str, bytes)):
+                        if not owner._deliver_now(event):
+                            handed = (events[index:], None)
+                            break
+                        counters.received(event)
+                    elif isinstance(event, Pong) and owner.on_pong is None:
+                        self._pong_received(event.payload)
+                    else:
                         handed = (events[index:], None)
                         break
-                    counters.received(event)
                 else:
                     if parser.error is not None:
                         handed = ([], None)  # the receive loop raises it
@@ -374,6 +381,11 @@ class Session:
             handed = ([], exc)
         finally:
             transport.turn.done(handed)
+
+    def _pong_received(self, payload: bytes) -> None:
+        latency = self._pings.received(payload)
+        if latency is not None:
+            self._owner._latency_measured(latency)
 
     def _handle(self, transport: Transport, event: Event) -> bool:
         """Act on one event; whether to read on."""
@@ -385,9 +397,7 @@ class Session:
                 transport.send_frame(OP_PONG, event.payload)
             self._owner._fire("on_ping", event.payload)
         elif isinstance(event, Pong):
-            latency = self._pings.received(event.payload)
-            if latency is not None:
-                self._owner._latency_measured(latency)
+            self._pong_received(event.payload)
             self._owner._fire("on_pong", event.payload)
         else:
             self._close_received(transport, event)

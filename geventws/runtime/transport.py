@@ -212,7 +212,7 @@ class Transport:
         in part is finished by a helper greenlet, as after an interruption.
         """
         if self._burst or self._coalesced is not None:
-            if not self._coalesce(encode_frame(opcode, payload, True), opcode):
+            if not self._coalesce(encode_small_frame(opcode, payload), opcode):
                 return False
             if self.on_frame_sent is not None:
                 self.on_frame_sent(opcode, payload, True)

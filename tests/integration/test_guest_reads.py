@@ -1,4 +1,4 @@
-"""A greenlet waiting in ``recv()`` reads the socket itself (issue 10: the read turn).
+"""A greenlet waiting in ``recv()``, or the hub, reads the socket in the receive loop's place (issue 10).
 
 While the receive loop is parked, the hub wakes the ``recv()`` caller when
 the socket becomes readable; it reads, parses and keeps the messages. What
@@ -10,6 +10,7 @@ every hand-over ends as it would without a guest.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -257,3 +258,93 @@ def test_close_from_another_greenlet_while_the_guest_waits(raw_server: RawServer
         conn.recv(WAIT)
     closer.join(WAIT)
     assert conn.close_code == 1000
+
+
+# -- with no guest, the hub reads ------------------------------------------------
+
+
+def test_messages_arriving_while_nobody_waits_never_wake_the_receive_greenlet(
+    raw_server: RawServerFactory, switches: list[Any]
+) -> None:
+    sent = gevent.event.Event()
+
+    def script(peer: Peer) -> None:
+        for i in range(20):
+            peer.send_frame(TEXT, b"%d" % i)
+            gevent.sleep(0)  # separate reads, most likely
+        sent.set()
+        peer.finish()
+
+    server = raw_server(_serve(script))
+    conn = geventws.connect(server.url(), ping_interval=None, max_queue=64)
+    receiver = receive_greenlet(conn)
+    switches.clear()
+    conn.send("go")
+    assert sent.wait(WAIT)  # the client does not wait in recv() meanwhile
+    deadline = time.monotonic() + WAIT
+    while len(conn._inbox) < 20:  # no Event says so: nobody may be woken for it
+        assert time.monotonic() < deadline, "the messages never reached the inbox"
+        gevent.sleep(0.001)  # a turn of the loop that polls the sockets: the hub reads
+    assert [conn.recv(WAIT) for _ in range(20)] == [str(i) for i in range(20)]
+    assert not [target for target in switches if target is receiver]
+    conn.close()
+
+
+def test_pongs_are_matched_without_waking_the_receive_greenlet(
+    ws_server: ServerProcess, switches: list[Any]
+) -> None:
+    with geventws.connect(ws_server.url("/echo"), ping_interval=None) as conn:
+        receiver = receive_greenlet(conn)
+        switches.clear()
+        for _ in range(10):
+            assert conn.ping().wait(WAIT)
+        assert conn.latency is not None
+        assert not [target for target in switches if target is receiver]
+
+
+def test_with_on_pong_or_on_message_callbacks_run_in_the_receive_greenlet(ws_server: ServerProcess) -> None:
+    ran_in: list[tuple[str, Any]] = []
+    done = gevent.event.Event()
+
+    def on_message(c: geventws.Connection, data: Any) -> None:
+        ran_in.append(("message", gevent.getcurrent()))
+        done.set()
+
+    conn = geventws.connect(
+        ws_server.url("/echo"),
+        ping_interval=None,
+        on_pong=lambda c, data: ran_in.append(("pong", gevent.getcurrent())),
+        on_message=on_message,
+    )
+    receiver = receive_greenlet(conn)
+    assert conn.ping().wait(WAIT)
+    conn.send("hello")
+    assert done.wait(WAIT)
+    assert ran_in == [("pong", receiver), ("message", receiver)]
+    conn.close()
+
+
+def test_keepalive_pongs_read_by_the_hub_keep_a_healthy_connection_open(raw_server: RawServerFactory) -> None:
+    answered = gevent.event.Event()
+
+    def script(peer: Peer) -> None:
+        for _ in range(10):  # answers ten keepalive pings, while the client waits elsewhere
+            _, opcode, payload = peer.read_frame()
+            assert opcode == PING
+            peer.send_frame(PONG, payload)
+        answered.set()
+        peer.finish()
+
+    server = raw_server(_serve(script))
+    recorder = Recorder()
+    keepalive = {"ping_interval": 0.01 * UNIT, "ping_timeout": 0.2 * UNIT}
+    conn = geventws.connect(server.url(), **keepalive, **recorder.callbacks(messages=False))
+    receiver = receive_greenlet(conn)
+    conn.send("go")
+    assert answered.wait(WAIT)
+    latency = conn.latency
+    assert latency is not None and conn.state is geventws.State.OPEN
+    assert recorder.codes() == [], "a pong matched in the hub was missed: the keepalive failed"
+    assert receiver is receive_greenlet(conn)
+    conn.close()
+    assert conn.wait_closed(WAIT) and conn.close_code == 1000

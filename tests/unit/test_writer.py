@@ -82,7 +82,7 @@ def test_encode_frame_is_byte_identical_to_abnf(frame: tuple[int, bytes, bool], 
     key=keys,
 )
 def test_encode_small_frame_is_byte_identical_to_abnf(frame: tuple[int, bytes, bool], key: bytes) -> None:
-    """The shortcut (text and binary under 126 bytes) and the general way it falls back to."""
+    """The shortcut (text, binary, ping and pong under 126 bytes) and the general way it falls back to."""
     opcode, payload, _ = frame
     expected = reference(opcode, payload, True, key)
     assert encode_small_frame(opcode, payload, mask_key=key) == expected
