@@ -297,7 +297,7 @@ class Connection(Callbacks, Sequential, Observed):
         first_try = True
         while True:
             session = self._session
-            if session is not None and session.writable:
+            if session is not None and (session.state is State.OPEN or session.writable):
                 session.send(*message)
                 return
             state = self.state

@@ -150,8 +150,13 @@ class FrameParser:
             raise self.error
         if self._closed:
             return []
-        self._buffer += data
         events: list[Event] = []
+        if not self._buffer and self._frame is None and self._message_opcode is None:
+            taken = self._take_whole_messages(data, events)
+            if taken == len(data):
+                return events
+            data = data[taken:]
+        self._buffer += data
         try:
             while not self._closed and (self._frame is not None or self._read_header()):
                 if not self._read_payload(events):
@@ -164,6 +169,33 @@ class FrameParser:
             del self._buffer[: self._pos]
             self._pos = 0
         return events
+
+    def _take_whole_messages(self, data: bytes, events: list[Event]) -> int:
+        """The common case without the general machinery: whole text and binary
+        messages of one unmasked frame under 126 bytes, without reserved bits,
+        at the start of ``data``. Appends them to ``events``; returns how many
+        bytes they took. Anything else (and any rule broken) is left to the
+        general way, which gives the same events and the same errors."""
+        limit = self._max_size
+        end = len(data)
+        pos = 0
+        while end - pos >= 2:
+            first, length = data[pos], data[pos + 1]
+            stop = pos + 2 + length
+            if length > 125 or (first != 0x81 and first != 0x82) or stop > end:
+                break  # a longer or masked frame, another opcode, reserved bits, or not all here
+            if limit is not None and length > limit:
+                break
+            payload = data[pos + 2 : stop]
+            if first == 0x82:
+                events.append(payload)
+            else:
+                try:
+                    events.append(_decode_text(payload))
+                except ProtocolError:
+                    break
+            pos = stop
+        return pos
 
     # -- headers ---------------------------------------------------------------
 

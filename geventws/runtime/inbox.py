@@ -73,7 +73,8 @@ class Inbox:
         elif len(items) >= self._maxsize:
             return False
         items.append(item)
-        self._wake_reader()
+        if self._reader is not None:
+            self._wake_reader()
         return True
 
     def _wake_reader(self) -> None:

@@ -181,6 +181,34 @@ def test_events_before_an_error_are_returned_first() -> None:
         parser.feed(b"")
 
 
+def test_whole_small_messages_take_the_short_way_with_the_same_outcome() -> None:
+    # Whole text and binary frames under 126 bytes at the start of a read skip
+    # the general machinery; what follows them (a ping, a long frame, a
+    # fragmented message, a broken rule) goes the general way, as does a split feed.
+    stream = b"".join(
+        [
+            frame(TEXT, "héllo".encode()),
+            frame(BINARY, bytes(range(125))),
+            frame(BINARY, b""),
+            frame(PING, b"p"),
+            frame(TEXT, b"a" * 126),
+            frame(TEXT, b"fr", fin=False),
+            frame(CONT, b"ag"),
+            frame(TEXT, b"after"),
+        ]
+    )
+    expected = ["héllo", bytes(range(125)), b"", Ping(b"p"), "a" * 126, "frag", "after"]
+    assert feed_all(stream) == expected
+    assert feed_all(stream, chunk=1) == expected
+    parser = FrameParser(None)
+    events = parser.feed(frame(TEXT, b"ok") + frame(TEXT, b"\xff") + frame(TEXT, b"never"))
+    assert events == ["ok"] and parser.error is not None and parser.error.close_code == 1007
+    with pytest.raises(MessageTooBig):  # the limit holds on the short way too
+        FrameParser(4).feed(frame(BINARY, b"12345"))
+    with pytest.raises(ProtocolError):  # so does the rule on masked frames
+        FrameParser(None).feed(frame(BINARY, b"x", mask=True))
+
+
 def test_binary_with_invalid_utf8_is_fine() -> None:
     assert feed_all(frame(BINARY, b"\xff\xfe")) == [b"\xff\xfe"]
 
