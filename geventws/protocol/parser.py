@@ -93,6 +93,11 @@ def _decode_text(payload: bytes) -> str:
         raise ProtocolError("invalid UTF-8 in a text message", close_code=CloseCode.INVALID_DATA) from exc
 
 
+#: First bytes of the frames FrameParser._take_whole_messages takes (FIN set,
+#: no reserved bit): text, binary, ping, pong.
+_WHOLE_SMALL = frozenset({0x81, 0x82, 0x89, 0x8A})
+
+
 class FrameParser:
     """Parses the server's byte stream into :data:`~geventws.protocol.events.Event` s.
 
@@ -172,22 +177,26 @@ class FrameParser:
 
     def _take_whole_messages(self, data: bytes, events: list[Event]) -> int:
         """The common case without the general machinery: whole text and binary
-        messages of one unmasked frame under 126 bytes, without reserved bits,
-        at the start of ``data``. Appends them to ``events``; returns how many
-        bytes they took. Anything else (and any rule broken) is left to the
-        general way, which gives the same events and the same errors."""
+        messages of one unmasked frame under 126 bytes, pings and pongs, without
+        reserved bits, at the start of ``data``. Appends them to ``events``;
+        returns how many bytes they took. Anything else (and any rule broken)
+        is left to the general way, which gives the same events and errors."""
         limit = self._max_size
         end = len(data)
         pos = 0
         while end - pos >= 2:
             first, length = data[pos], data[pos + 1]
             stop = pos + 2 + length
-            if length > 125 or (first != 0x81 and first != 0x82) or stop > end:
+            if length > 125 or first not in _WHOLE_SMALL or stop > end:
                 break  # a longer or masked frame, another opcode, reserved bits, or not all here
-            if limit is not None and length > limit:
-                break
             payload = data[pos + 2 : stop]
-            if first == 0x82:
+            if first == 0x8A:  # control frames: no size limit, no text rule
+                events.append(Pong(payload))
+            elif first == 0x89:
+                events.append(Ping(payload))
+            elif limit is not None and length > limit:
+                break
+            elif first == 0x82:
                 events.append(payload)
             else:
                 try:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
 import gevent.event
 
-from ..protocol.writer import new_mask_key
-
 __all__ = ["PingTracker", "Pong"]
+
+
+def _random_payload() -> bytes:
+    # Four random bytes to tell pongs apart (as python-websockets does); not
+    # a secret, so not drawn from the mask keys' secure source.
+    return random.getrandbits(32).to_bytes(4, "big")
 
 
 class Pong:
@@ -69,9 +74,9 @@ class PingTracker:
 
     def new_payload(self, data: bytes) -> bytes:
         """``data``, or random bytes when empty or already waiting for its pong."""
-        payload = bytes(data) or new_mask_key()
+        payload = bytes(data) or _random_payload()
         while payload in self._waiting:
-            payload = new_mask_key()
+            payload = _random_payload()
         return payload
 
     def add(self, payload: bytes) -> Pong:

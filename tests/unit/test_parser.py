@@ -205,6 +205,11 @@ def test_whole_small_messages_take_the_short_way_with_the_same_outcome() -> None
     assert events == ["ok"] and parser.error is not None and parser.error.close_code == 1007
     with pytest.raises(MessageTooBig):  # the limit holds on the short way too
         FrameParser(4).feed(frame(BINARY, b"12345"))
+    # Pings and pongs take the short way too, free of the message size limit.
+    assert FrameParser(4).feed(frame(PONG, b"123456") + frame(PING, b"abcdef")) == [
+        Pong(b"123456"),
+        Ping(b"abcdef"),
+    ]
     with pytest.raises(ProtocolError):  # so does the rule on masked frames
         FrameParser(None).feed(frame(BINARY, b"x", mask=True))
 
