@@ -15,6 +15,7 @@ once per attempt.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,12 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "Pong"]
 
 logger = logging.getLogger("geventws")
+
+
+@functools.lru_cache(maxsize=256)
+def _supervisor_name(url: str) -> str:
+    # One string for the connections to one URL (a Fleet opens thousands).
+    return f"geventws-supervisor {url}"
 
 
 class Connection(Callbacks, Sequential, Observed):
@@ -116,7 +123,7 @@ class Connection(Callbacks, Sequential, Observed):
             self,
             backoff=reconnect.start() if reconnect is not None else None,
             log=self._log,
-            name=f"geventws-supervisor {self._log_context['url']}",
+            name=_supervisor_name(self._log_context["url"]),
         )
 
     # -- properties ----------------------------------------------------------

@@ -54,6 +54,13 @@ class WebSocketURI:
     resource: str
     user: str | None = dataclasses.field(default=None, repr=False)
     password: str | None = dataclasses.field(default=None, repr=False)
+    # str(self), made once: parsed URLs are cached and shared, so connections
+    # to one URL share this string (each connection's log context holds it).
+    _text: str = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        scheme = "wss" if self.secure else "ws"
+        object.__setattr__(self, "_text", f"{scheme}://{self.host_header}{self.resource}")
 
     @property
     def host_header(self) -> str:
@@ -63,8 +70,7 @@ class WebSocketURI:
         return host if self.port == default else f"{host}:{self.port}"
 
     def __str__(self) -> str:
-        scheme = "wss" if self.secure else "ws"
-        return f"{scheme}://{self.host_header}{self.resource}"
+        return self._text
 
 
 def parse_uri(url: str) -> WebSocketURI:

@@ -12,12 +12,21 @@ it at the latest).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 
-__all__ = ["AttemptInterrupt"]
+__all__ = ["Attempt", "AttemptInterrupt"]
+
+
+class Attempt(Protocol):
+    """What :meth:`AttemptInterrupt.run` runs (the session)."""
+
+    def _run(self) -> None:
+        """The attempt, to its end."""
+
+    def _cleanup(self) -> None:
+        """Tear it down after a kill that landed once ``_run`` stopped catching."""
 
 
 class AttemptInterrupt:
@@ -34,18 +43,19 @@ class AttemptInterrupt:
         """The greenlet running the attempt, while it runs."""
         return self._greenlet
 
-    def run(self, attempt: Callable[[], None], after_late_kill: Callable[[], None]) -> None:
-        """Run ``attempt()`` here. Our kill, caught by ``attempt`` through
-        :meth:`taken`, ends it; one that lands after ``attempt`` stopped catching
-        (in its last report or cleanup) is taken here, then ``after_late_kill()``
-        runs. Anyone else's kill propagates."""
+    def run(self, attempt: Attempt) -> None:
+        """Run ``attempt._run()`` here. Our kill, caught by it through
+        :meth:`taken`, ends it; one that lands after it stopped catching (in
+        its last report or cleanup) is taken here, then ``attempt._cleanup()``
+        runs. Anyone else's kill propagates. (One object, not two bound
+        methods, is held while a connection is open.)"""
         self._greenlet = gevent.getcurrent()
         try:
-            attempt()
+            attempt._run()
         except gevent.GreenletExit:
             if not self.taken():
                 raise
-            after_late_kill()
+            attempt._cleanup()
         finally:
             if self._pending:
                 with contextlib.suppress(gevent.GreenletExit):

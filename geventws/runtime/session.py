@@ -123,7 +123,7 @@ class Session:
     def run(self) -> None:
         """Run the attempt to its end in the calling greenlet, which becomes its
         receive greenlet (one parked greenlet per open connection, not two)."""
-        self._interrupt.run(self._run, after_late_kill=self._cleanup)
+        self._interrupt.run(self)
 
     def close(self, code: int, reason: str) -> None:
         """End the attempt: a closing handshake once the upgrade is done (during the

@@ -37,3 +37,13 @@ def test_an_idle_connection_holds_only_what_it_needs(ws_server: ServerProcess) -
         assert not [o for o in gc.get_referrers(response) if isinstance(o, Opened)]
         # One owner reference, not bound methods, in the supervisor and the outbox.
         assert conn._supervisor._owner is conn and conn._outbox._listener is conn
+
+
+def test_connections_to_one_url_share_its_strings(ws_server: ServerProcess) -> None:
+    url = ws_server.url("/echo")
+    first, second = (geventws.connect(url, ping_interval=None) for _ in range(2))
+    with first, second:
+        assert first._log_context["url"] is second._log_context["url"]
+        assert first._supervisor._name is second._supervisor._name
+        assert first.response is not None and second.response is not None
+        assert first.response.reason is second.response.reason

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gevent
 import gevent.event
 import greenlet
 import pytest
 
 from geventws.runtime.interrupt import AttemptInterrupt
+
+
+class Calls:
+    """An attempt made of two functions: the attempt, and what runs after a late kill."""
+
+    def __init__(self, attempt: Callable[[], object], after_late_kill: Callable[[], object]) -> None:
+        self._attempt, self._after = attempt, after_late_kill
+
+    def _run(self) -> None:
+        self._attempt()
+
+    def _cleanup(self) -> None:
+        self._after()
 
 
 def test_a_kill_caught_by_the_attempt_ends_it() -> None:
@@ -20,7 +35,7 @@ def test_a_kill_caught_by_the_attempt_ends_it() -> None:
         except gevent.GreenletExit:
             events.append(f"caught, ours: {interrupt.taken()}")
 
-    runner = gevent.spawn(interrupt.run, attempt, lambda: events.append("late"))
+    runner = gevent.spawn(interrupt.run, Calls(attempt, lambda: events.append("late")))
     gevent.sleep(0)
     assert interrupt.greenlet is runner
     interrupt.interrupt()
@@ -40,7 +55,7 @@ def test_a_kill_that_lands_after_the_attempt_is_taken_at_its_end() -> None:
         greenlet.greenlet(interrupt.interrupt).switch()  # another greenlet, no hub pass
 
     def supervisor() -> None:
-        interrupt.run(attempt, lambda: after.append("late"))
+        interrupt.run(Calls(attempt, lambda: after.append("late")))
         after.append("after run")
         gevent.sleep(0.01)  # would receive the kill if it were still pending
         after.append("slept")
@@ -60,7 +75,7 @@ def test_a_kill_that_lands_in_the_cleanup_runs_it_again() -> None:
         finally:
             gevent.sleep(0)  # the cleanup blocks: the kill lands here, outside any catch
 
-    runner = gevent.spawn(interrupt.run, attempt, lambda: after.append("late"))
+    runner = gevent.spawn(interrupt.run, Calls(attempt, lambda: after.append("late")))
     runner.join(5)
     assert runner.successful() and after == ["late"]
 
@@ -70,7 +85,7 @@ def test_someone_elses_kill_propagates() -> None:
     reached: list[str] = []
 
     def supervisor() -> None:
-        interrupt.run(lambda: gevent.sleep(10), lambda: None)
+        interrupt.run(Calls(lambda: gevent.sleep(10), lambda: None))
         reached.append("after run")
 
     runner = gevent.spawn(supervisor)
@@ -86,4 +101,4 @@ def test_the_running_greenlet_cannot_interrupt_itself() -> None:
         interrupt.interrupt()
         gevent.sleep(0)
 
-    interrupt.run(attempt, pytest.fail)
+    interrupt.run(Calls(attempt, pytest.fail))
