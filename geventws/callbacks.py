@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from .exceptions import WebSocketError
     from .runtime.inbox import Inbox
     from .runtime.observer import Observer
+    from .runtime.owner import Receiving
     from .runtime.readturn import ReadTurn
-    from .runtime.session import Session
 
 __all__ = ["CALLBACKS", "Callback", "Callbacks"]
 
@@ -118,7 +118,7 @@ class Callbacks:
     def _guest_reads(self, turn: ReadTurn | None) -> None:
         self._inbox.stand_in = turn
 
-    def _deliver(self, message: str | bytes, session: Session) -> None:
+    def _deliver(self, message: str | bytes, session: Receiving) -> None:
         if self.on_message is None and self._inbox.try_put(message):
             return  # the inbox had room: the receive loop did not wait
         reading = session.reading

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+import gevent.event
+
 from ..protocol.codes import ErrorCode
 from ..protocol.handshake import Response
 from ..protocol.uri import WebSocketURI
 from .observer import Observer
 from .opening import Opened
+from .readclock import ReadingClock
 
 if TYPE_CHECKING:
     from .readturn import ReadTurn
     from .session import Session
 
-__all__ = ["SessionOwner"]
+__all__ = ["Receiving", "SessionOwner"]
+
+
+class Receiving(Protocol):
+    """What :meth:`SessionOwner._deliver` asks of the session that received a message."""
+
+    #: Paused while the receive loop waits for the application.
+    reading: ReadingClock
+
+    def stop_event(self) -> gevent.event.Event:
+        """Set once the attempt is ending (a full inbox then drops the message)."""
 
 
 class SessionOwner(Protocol):
@@ -26,7 +39,7 @@ class SessionOwner(Protocol):
     def _fire(self, name: str, *args: Any) -> None:
         """Run the callback ``name`` (``on_ping``...) with ``args``, logging its errors."""
 
-    def _deliver(self, message: str | bytes, session: Session) -> None:
+    def _deliver(self, message: str | bytes, session: Receiving) -> None:
         """A message arrived: to ``on_message`` or the inbox; once the
         session's :meth:`~Session.stop_event` is set, a full inbox drops it
         instead of holding the receive loop. The session's reading clock is

@@ -33,11 +33,10 @@ import gevent.event
 
 from ..exceptions import ConnectionClosed, ProtocolError, WebSocketError
 from ..protocol.closing import ClosingHandshake
-from ..protocol.codes import OP_CLOSE, OP_PING, OP_PONG
-from ..protocol.events import Close, Event, Ping, Pong
+from ..protocol.codes import OP_CLOSE, OP_PING
+from ..protocol.events import Close
 from ..protocol.extensions import PerMessageDeflate
 from ..protocol.options import Options
-from ..protocol.parser import FrameParser
 from ..protocol.state import State
 from ..protocol.writer import Payload, close_body
 from .failure import error_code, lost_error
@@ -48,16 +47,13 @@ from .owner import SessionOwner
 from .pings import PingTracker
 from .pings import Pong as PongWaiter
 from .readclock import ReadingClock
-from .readturn import Handover, ReadTurn
+from .receiveloop import READ_MIN, ReceiveLoop
 from .transport import Transport, WriteProgress
 
 __all__ = ["Session"]
 
-_READ_MIN = 4096
-_READ_MAX = 2**18
 
-
-class Session:
+class Session(ReceiveLoop):
     """One connection attempt; :meth:`run` runs it in the calling greenlet (the supervisor's)."""
 
     __slots__ = (
@@ -69,7 +65,6 @@ class Session:
         "_observer",
         "_options",
         "_owner",
-        "_parser",
         "_pings",
         "_stop_event",
         "_stopping",
@@ -116,7 +111,7 @@ class Session:
         self._close_timer: Any = None
         self._interrupt = AttemptInterrupt()  # abort() from another greenlet: see run()
         self._keepalive: Keepalive | None = None
-        self._parser: FrameParser | None = None  # the receive loop's (a guest reader uses it too)
+        self._parser = None  # made by the receive loop
 
     # -- commands from other greenlets -------------------------------------------
 
@@ -292,118 +287,6 @@ class Session:
         self.state = State.OPEN
         owner._now_open(opened.response, flushed)
 
-    def _receive_loop(self, transport: Transport, data: bytes) -> None:
-        parser = self._parser = FrameParser(self._options.max_message_size, transport.deflate)
-        turn = self._new_turn(transport)
-        try:
-            events = self._parse(parser, data) if data else []
-            while True:
-                for event in events:
-                    if not self._handle(transport, event):
-                        return
-                if parser.error is not None:
-                    raise parser.error
-                events = self._next_events(transport, parser, turn)
-        except (OSError, EOFError) as exc:
-            self._lost(exc)
-        finally:
-            if turn is not None:
-                self._owner._guest_reads(None)
-
-    def _new_turn(self, transport: Transport) -> ReadTurn | None:
-        """Let a greenlet waiting in ``recv()`` read in this loop's place (plain
-        TCP only: over TLS the ``ssl`` module holds data the socket does not show)."""
-        sock = transport.sock
-        if type(sock) is not gevent.socket.socket or self._observer.tracer is not None:
-            return None
-        turn = transport.turn = ReadTurn(sock._read_event, self)  # type: ignore[attr-defined]
-        self._owner._guest_reads(turn)
-        return turn
-
-    def _parse(self, parser: FrameParser, data: bytes) -> list[Event]:
-        tracer = self._observer.tracer
-        if tracer is not None:
-            tracer.received(data)
-        return parser.feed(data)
-
-    def _next_events(self, transport: Transport, parser: FrameParser, turn: ReadTurn | None) -> list[Event]:
-        """Read and parse what comes next, or take what a guest handed over."""
-        size = min(max(parser.wanted, _READ_MIN), _READ_MAX)
-        if turn is None:
-            data = transport.recv(size)
-        else:
-            while True:
-                if transport.drained:
-                    handed = turn.wait()
-                    if handed is not None:
-                        events, error = handed
-                        if error is not None:
-                            raise error
-                        return events
-                ready = transport.recv_ready(size)
-                if ready is not None:
-                    data = ready
-                    break
-        if not data:
-            raise EOFError("connection closed by the server")
-        return self._parse(parser, data)
-
-    def read_as_guest(self) -> None:
-        """Read in the receive loop's place, in a ``recv()`` caller's greenlet
-        or in the hub (see :mod:`.readturn`): data messages go to the inbox,
-        pongs are matched; the rest is handed over to the receive loop.
-        Never blocks, never runs a callback, never raises."""
-        transport, parser = self.transport, self._parser
-        assert transport is not None and transport.turn is not None and parser is not None
-        handed: Handover | None = None
-        try:
-            data = transport.recv_ready(min(max(parser.wanted, _READ_MIN), _READ_MAX))
-            if data is not None:
-                if not data:
-                    raise EOFError("connection closed by the server")
-                events = parser.feed(data)
-                owner, counters = self._owner, self._observer.counters
-                for index, event in enumerate(events):
-                    if isinstance(event, (str, bytes)):
-                        if not owner._deliver_now(event):
-                            handed = (events[index:], None)
-                            break
-                        counters.received(event)
-                    elif isinstance(event, Pong) and owner.on_pong is None:
-                        self._pong_received(event.payload)
-                    else:
-                        handed = (events[index:], None)
-                        break
-                else:
-                    if parser.error is not None:
-                        handed = ([], None)  # the receive loop raises it
-        except Exception as exc:  # the receive loop raises it: the same end as if it had read
-            handed = ([], exc)
-        finally:
-            transport.turn.done(handed)
-
-    def _pong_received(self, payload: bytes) -> None:
-        latency = self._pings.received(payload)
-        if latency is not None:
-            self._owner._latency_measured(latency)
-
-    def _handle(self, transport: Transport, event: Event) -> bool:
-        """Act on one event; whether to read on."""
-        if isinstance(event, (str, bytes)):
-            self._observer.counters.received(event)
-            self._owner._deliver(event, self)
-        elif isinstance(event, Ping):
-            if not self.closing.sent:
-                transport.send_frame(OP_PONG, event.payload)
-            self._owner._fire("on_ping", event.payload)
-        elif isinstance(event, Pong):
-            self._pong_received(event.payload)
-            self._owner._fire("on_pong", event.payload)
-        else:
-            self._close_received(transport, event)
-            return False
-        return True
-
     # -- closing -----------------------------------------------------------------
 
     def _close_received(self, transport: Transport, frame: Close) -> None:
@@ -420,7 +303,7 @@ class Session:
         # cannot keep us here).
         self._arm_close_timer(transport)
         with contextlib.suppress(OSError):
-            while transport.recv(_READ_MIN):
+            while transport.recv(READ_MIN):
                 pass
 
     def _start_closing(self, code: int, reason: str) -> None:
