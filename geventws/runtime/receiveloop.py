@@ -79,8 +79,10 @@ class ReceiveLoop:
                 self._owner._guest_reads(None)
 
     def _new_turn(self, transport: Transport) -> ReadTurn | None:
-        """Let a greenlet waiting in ``recv()`` read in this loop's place (plain
-        TCP only: over TLS the ``ssl`` module holds data the socket does not show)."""
+        """Let a greenlet waiting in ``recv()``, or the hub, read in this loop's
+        place while it is parked (plain TCP only: over TLS the ``ssl`` module
+        holds data the socket does not show; not with a frame trace, whose sink
+        may block)."""
         sock = transport.sock
         if type(sock) is not gevent.socket.socket or self._observer.tracer is not None:
             return None
