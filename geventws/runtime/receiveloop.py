@@ -36,6 +36,11 @@ READ_MIN = 4096
 READ_MAX = 2**18
 
 
+def _read_size(parser: FrameParser) -> int:
+    """How much to read next: what the frame being read still needs, within bounds."""
+    return min(max(parser.wanted, READ_MIN), READ_MAX)
+
+
 class ReceiveLoop:
     """The reading half of :class:`~geventws.runtime.session.Session`: every
     attribute but the parser is the session's."""
@@ -98,7 +103,7 @@ class ReceiveLoop:
 
     def _next_events(self, transport: Transport, parser: FrameParser, turn: ReadTurn | None) -> list[Event]:
         """Read and parse what comes next, or take what a guest handed over."""
-        size = min(max(parser.wanted, READ_MIN), READ_MAX)
+        size = _read_size(parser)
         if turn is None:
             data = transport.recv(size)
         else:
@@ -127,7 +132,7 @@ class ReceiveLoop:
         assert transport is not None and transport.turn is not None and parser is not None
         handed: Handover | None = None
         try:
-            data = transport.recv_ready(min(max(parser.wanted, READ_MIN), READ_MAX))
+            data = transport.recv_ready(_read_size(parser))
             if data is not None:
                 if not data:
                     raise EOFError("connection closed by the server")
