@@ -6,7 +6,6 @@ the greenlet that runs it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ from .protocol.codes import ErrorCode
 if TYPE_CHECKING:
     from .exceptions import WebSocketError
     from .runtime.inbox import Inbox
+    from .runtime.log import ConnectionLog
     from .runtime.observer import Observer
     from .runtime.owner import Receiving
     from .runtime.readturn import ReadTurn
@@ -60,20 +60,21 @@ class Callbacks:
       waiting for a connection filled up / was flushed empty.
     """
 
-    on_connect: Callback | None
-    on_websocket_connect: Callback | None
-    on_message: Callback | None
-    on_error: Callback | None
-    on_close: Callback | None
-    on_ping: Callback | None
-    on_pong: Callback | None
-    on_open_replay: Callback | None
-    on_reconnecting: Callback | None
-    on_give_up: Callback | None
-    on_buffer_full: Callback | None
-    on_buffer_drain: Callback | None
+    on_connect: Callback | None = None
+    on_websocket_connect: Callback | None = None
+    on_message: Callback | None = None
+    on_error: Callback | None = None
+    on_close: Callback | None = None
+    on_ping: Callback | None = None
+    on_pong: Callback | None = None
+    on_open_replay: Callback | None = None
+    on_reconnecting: Callback | None = None
+    on_give_up: Callback | None = None
+    on_buffer_full: Callback | None = None
+    on_buffer_drain: Callback | None = None
+    # Class defaults: an instance stores only the callbacks set on it (idle bytes count).
 
-    _log: logging.LoggerAdapter[Any]
+    _log: ConnectionLog
     _errors_raised: bool  # connect() raises the errors: no warning log then
     _observer: Observer
     _inbox: Inbox  # what recv() reads when there is no on_message

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import gevent
-import gevent.event
+from gevent.event import AsyncResult
 
 from .connection import Connection
 from .exceptions import ConnectError
@@ -30,18 +29,18 @@ def connect(url: URLLike, **options: Any) -> Connection:
     """
     conn = Connection(url, **options)
     conn._errors_raised = True
-    opened = conn._ever_opened = gevent.event.Event()  # dropped once open: idle bytes count
+    first_open = conn._first_open = AsyncResult()  # dropped once decided: idle bytes count
     interrupted = True
     try:
         conn.connect()
-        gevent.wait([opened, conn._supervisor.finished], count=1)
+        opened = first_open.get()  # True at the open, False if it finished first
         interrupted = False
     finally:
         conn._errors_raised = False
-        conn._ever_opened = None
+        conn._first_open = None
         if interrupted:
             conn._cancel()
-    if not opened.is_set():
+    if not opened:
         error = conn.last_error
         raise error if error is not None else ConnectError("connection failed")
     return conn

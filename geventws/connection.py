@@ -20,7 +20,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import gevent
-import gevent.event
+from gevent.event import AsyncResult
 
 from .callbacks import CALLBACKS, Callback, Callbacks
 from .exceptions import ConnectionClosed, WebSocketError, closed_exception
@@ -92,18 +92,18 @@ class Connection(Callbacks, Sequential, Observed):
     ) -> None:
         arguments = locals()  # the callback keywords, assigned by name
         for name in CALLBACKS:
-            setattr(self, name, arguments[name])
+            if arguments[name] is not None:  # else the class default, None
+                setattr(self, name, arguments[name])
         opts = self._options = make_options(url, **options)
         self._hub_thread = HubThread()
         self._uri: WebSocketURI | None = opts.uri  # the URL of the current attempt
-        self._log_context = {"url": str(opts.uri) if opts.uri else "<url callable>"}
-        self._log = ConnectionLog(logger, self._log_context)
+        self._log = ConnectionLog(logger, str(opts.uri) if opts.uri else "<url callable>")
         self._start_observing(opts)
         self._session: Session | None = None  # the current or last attempt
         self._supervisor = self._new_supervisor()
         self._outbox = self._new_outbox()
         self._inbox = Inbox(opts.max_queue)
-        self._ever_opened: gevent.event.Event | None = None  # set by the open; connect() waits for it
+        self._first_open: AsyncResult[bool] | None = None  # connect() waits for it: opened, or finished
         self._refuse_reconnect = False  # stop() was called: only connect() restarts
         self._errors_raised = False  # connect() raises them: no warning log then
         self._response: Response | None = None
@@ -123,7 +123,7 @@ class Connection(Callbacks, Sequential, Observed):
             self,
             backoff=reconnect.start() if reconnect is not None else None,
             log=self._log,
-            name=_supervisor_name(self._log_context["url"]),
+            name=_supervisor_name(self._log.url),
         )
 
     # -- properties ----------------------------------------------------------
@@ -190,7 +190,7 @@ class Connection(Callbacks, Sequential, Observed):
     @property
     def finished(self) -> bool:
         """Whether the connection is finished for good (no greenlet left)."""
-        return self._supervisor.finished.is_set() and self.state is not State.INITIAL
+        return self._supervisor.is_finished and self.state is not State.INITIAL
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -247,7 +247,7 @@ class Connection(Callbacks, Sequential, Observed):
             timeout = self._options.close_timeout
             # The close timer aborts the socket at close_timeout; the grace
             # covers on_close, which runs after.
-            supervisor.finished.wait(None if timeout is None else timeout + 1.0)
+            supervisor.wait_finished(None if timeout is None else timeout + 1.0)
 
     @from_any_thread
     def stop(self, code: int = 1000, reason: str = "") -> None:
@@ -269,7 +269,7 @@ class Connection(Callbacks, Sequential, Observed):
 
     def wait_closed(self, timeout: float | None = None) -> bool:
         """Wait until the connection is finished for good; whether it is."""
-        return self._supervisor.finished.wait(timeout)
+        return self._supervisor.wait_finished(timeout)
 
     def _schedule(self, delay: float) -> None:
         if self._supervisor.schedule(delay):  # the loop (re)started
@@ -334,7 +334,7 @@ class Connection(Callbacks, Sequential, Observed):
     # -- the supervisor's hooks --------------------------------------------------
 
     def _run_attempt(self) -> WebSocketError | None:
-        session = self._session = Session(self, self._options, self._log, self._log_context["url"])
+        session = self._session = Session(self, self._options, self._log, self._log.url)
         session.run()
         self._fire("on_close")
         return session.error
@@ -345,12 +345,14 @@ class Connection(Callbacks, Sequential, Observed):
         closed.__cause__ = self._session.error if self._session is not None else None
         self._inbox.close(closed)
         registry_for(self._hub_thread.hub).discard(self)
+        if self._first_open is not None and not self._first_open.ready():
+            self._first_open.set(False)
 
     # -- the session's hooks (SessionOwner) ----------------------------------------
 
     def _uri_resolved(self, uri: WebSocketURI) -> None:
         self._uri = uri
-        self._log_context["url"] = str(uri)
+        self._log.url = str(uri)
 
     def _may_open(self) -> bool:
         self._fire("on_connect")
@@ -373,8 +375,8 @@ class Connection(Callbacks, Sequential, Observed):
         )
 
     def _now_open(self, response: Response, flushed: bool) -> None:
-        if self._ever_opened is not None:
-            self._ever_opened.set()
+        if self._first_open is not None and not self._first_open.ready():
+            self._first_open.set(True)
         if flushed:
             self._fire("on_buffer_drain")
         self._fire("on_websocket_connect", response)
@@ -388,4 +390,4 @@ class Connection(Callbacks, Sequential, Observed):
         self._notify_error(code, str(exc))
 
     def __repr__(self) -> str:
-        return f"<geventws.Connection {self._log_context['url']} {self.state.value}>"
+        return f"<geventws.Connection {self._log.url} {self.state.value}>"

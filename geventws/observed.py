@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from .protocol.options import Options
 from .protocol.stats import ConnectTimings, Stats, StatsSnapshot
+from .runtime.log import ConnectionLog
 from .runtime.observer import Observer, new_connection_id
 from .runtime.registry import registry_for
 
@@ -18,13 +18,12 @@ class Observed:
     """The observability properties of :class:`~geventws.Connection`."""
 
     _observer: Observer
-    _log_context: dict[str, str]
-    _log: logging.LoggerAdapter[Any]
+    _log: ConnectionLog
     _latency: float | None
 
     def _start_observing(self, options: Options) -> None:
         """Give the connection its id (in every log line too) and its observer."""
-        conn_id = self._log_context["id"] = new_connection_id()
+        conn_id = self._log.conn_id = new_connection_id()
         self._observer = Observer(options, conn_id, self._log)
 
     @property

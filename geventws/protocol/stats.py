@@ -145,7 +145,7 @@ class Counters:
         self._opens = 0
         self._connected = 0.0  # seconds open in attempts that ended
         self._open_since: float | None = None
-        self._errors: dict[ErrorCode, int] = {}
+        self._errors: dict[ErrorCode, int] | None = None  # made at the first error
 
     def received(self, message: str | bytes) -> None:
         """A data message arrived."""
@@ -157,7 +157,7 @@ class Counters:
             self._bytes_in += len(message)
 
     def sent(self, opcode: int, payload: Sized, fin: bool = True) -> None:
-        """A frame was written (the signature of ``Transport.on_frame_sent``);
+        """A frame was written (what ``Transport.sent_to`` is told);
         only data frames count."""
         if opcode in _DATA_OPCODES:
             self._bytes_out += len(payload)
@@ -181,6 +181,8 @@ class Counters:
 
     def error(self, code: ErrorCode) -> None:
         """``on_error`` was reported with ``code``."""
+        if self._errors is None:
+            self._errors = {}
         self._errors[code] = self._errors.get(code, 0) + 1
 
     def snapshot(self, now: float, latency: float | None) -> Stats:

@@ -12,12 +12,22 @@ __all__ = ["ConnectionLog"]
 
 
 class ConnectionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """Prefixes every message with ``[id url]`` and adds both to the record."""
+    """Prefixes every message with ``[id url]`` and adds both to the record.
+
+    The id and URL are plain attributes, not an ``extra`` dictionary: one
+    logger of these lives on each of thousands of connections.
+    """
+
+    def __init__(self, logger: logging.Logger, url: str, conn_id: str = "") -> None:
+        super().__init__(logger)
+        #: The connection's URL, without credentials (the current attempt's).
+        self.url = url
+        #: The connection's id (``Connection.id``).
+        self.conn_id = conn_id
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
-        context = self.extra or {}
-        url = str(context.get("url", ""))
-        conn_id = str(context.get("id", ""))
+        url = self.url
+        conn_id = self.conn_id
         kwargs["extra"] = {"geventws_id": conn_id, "geventws_url": url, **(kwargs.get("extra") or {})}
         # The prefix becomes part of the format string: a "%" in the URL must not.
         prefix = f"{conn_id} {url}" if conn_id else url

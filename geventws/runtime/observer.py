@@ -65,10 +65,10 @@ class Observer:
     def opened(self, transport: Transport) -> None:
         """The attempt's handshake succeeded over ``transport``: watch its frames."""
         self.counters.opened(self._clock())
-        # The counters' own method when there is no trace: one call per frame.
-        transport.on_frame_sent = self.counters.sent if self.tracer is None else self.frame_sent
+        # The counters themselves when there is no trace: one call per frame.
+        transport.sent_to = self.counters if self.tracer is None else self
 
-    def frame_sent(self, opcode: int, payload: Payload, fin: bool) -> None:
+    def sent(self, opcode: int, payload: Payload, fin: bool) -> None:
         """A frame was written whole: count it and trace it."""
         self.counters.sent(opcode, payload)
         if self.tracer is not None:

@@ -64,13 +64,18 @@ class Pong:
             hook()
 
 
+#: Shared by every tracker with no ping waiting, never written to: an idle
+#: connection holds no dictionary of its own between pings.
+_NONE_WAITING: dict[bytes, Pong] = {}
+
+
 class PingTracker:
     """The pings of one connection attempt still waiting for their pong."""
 
     __slots__ = ("_waiting",)
 
     def __init__(self) -> None:
-        self._waiting: dict[bytes, Pong] = {}
+        self._waiting = _NONE_WAITING
 
     def new_payload(self, data: bytes) -> bytes:
         """``data``, or random bytes when empty or already waiting for its pong."""
@@ -81,6 +86,8 @@ class PingTracker:
 
     def add(self, payload: bytes) -> Pong:
         """Start waiting for the pong of a ping carrying ``payload``."""
+        if self._waiting is _NONE_WAITING:
+            self._waiting = {}
         pong = self._waiting[payload] = Pong(payload)
         return pong
 
@@ -89,18 +96,21 @@ class PingTracker:
 
         A pong acknowledges its ping and every ping sent before it.
         """
-        pong = self._waiting.get(payload)
+        waiting = self._waiting
+        pong = waiting.get(payload)
         if pong is None:
             return None
         now = time.monotonic()
-        for key in list(self._waiting):
-            self._waiting.pop(key)._resolve(now)
+        for key in list(waiting):
+            waiting.pop(key)._resolve(now)
             if key == payload:
                 break
+        if not waiting:
+            self._waiting = _NONE_WAITING
         return pong.latency
 
     def cancel_all(self) -> None:
         """The attempt ended: wake every waiter, with no latency."""
-        for pong in self._waiting.values():
+        waiting, self._waiting = self._waiting, _NONE_WAITING
+        for pong in waiting.values():
             pong._cancel()
-        self._waiting.clear()

@@ -15,7 +15,7 @@ over to the receive loop, which deals with it as if it had read the bytes
 itself. So the rules of :mod:`.session` hold: pongs we send, close replies
 and callbacks keep running in the receive greenlet, in order.
 
-The socket's read watcher calls :meth:`ReadTurn._readable` in the hub. Only
+The socket's read watcher calls the :class:`ReadTurn` itself (its ``__call__``) in the hub. Only
 one read runs at a time: the watcher is stopped while one runs, and a guest
 is only invited while the receive loop is parked.
 """
@@ -65,7 +65,7 @@ class ReadTurn:
         :meth:`cancel` wakes it with ``None`` (it reads then, and fails)."""
         waiter: Waiter[Any] = Waiter(self._hub)
         self._host = waiter
-        self._watcher.start(self._readable)
+        self._watcher.start(self)
         try:
             handed: Handover | None = waiter.get()
             return handed
@@ -94,7 +94,7 @@ class ReadTurn:
         if host is None:
             return  # cancelled meanwhile
         if handed is None:
-            self._watcher.start(self._readable)
+            self._watcher.start(self)
         else:
             self._hub.loop.run_callback(host.switch, handed)
 
@@ -108,7 +108,8 @@ class ReadTurn:
         self._guest = None
         self._hub.loop.run_callback(host.switch, None)
 
-    def _readable(self) -> None:
+    def __call__(self) -> None:
+        # The watcher's callback (the turn itself: no bound method per wait).
         # The hub: the socket can be read. Stopped until the woken one has read.
         self._watcher.stop()
         guest, self._guest = self._guest, None

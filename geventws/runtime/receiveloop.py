@@ -69,19 +69,25 @@ class ReceiveLoop:
         parser = self._parser = FrameParser(self._options.max_message_size, transport.deflate)
         turn = self._new_turn(transport)
         try:
-            events = self._parse(parser, data) if data else []
-            while True:
-                for event in events:
-                    if not self._handle(transport, event):
-                        return
-                if parser.error is not None:
-                    raise parser.error
-                events = self._next_events(transport, parser, turn)
+            if data and not self._handle_all(transport, parser, self._parse(parser, data)):
+                return
+            while self._handle_all(transport, parser, self._next_events(transport, parser, turn)):
+                pass
         except (OSError, EOFError) as exc:
             self._lost(exc)
         finally:
             if turn is not None:
                 self._owner._guest_reads(None)
+
+    def _handle_all(self, transport: Transport, parser: FrameParser, events: list[Event]) -> bool:
+        """Handle a batch in order; whether the loop goes on. A method of its own
+        so that no batch or event stays referenced while the loop waits."""
+        for event in events:
+            if not self._handle(transport, event):
+                return False
+        if parser.error is not None:
+            raise parser.error
+        return True
 
     def _new_turn(self, transport: Transport) -> ReadTurn | None:
         """Let a greenlet waiting in ``recv()``, or the hub, read in this loop's

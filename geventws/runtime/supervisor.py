@@ -81,8 +81,9 @@ class Supervisor:
         "_wait",
         "_wake",
         "due",
+        "_finished_event",
         "finish_requested",
-        "finished",
+        "is_finished",
         "phase",
     )
 
@@ -109,9 +110,9 @@ class Supervisor:
         self.due: float | None = None
         #: close() was called: no attempt after the current one.
         self.finish_requested = False
-        #: Set while no loop runs: before the start and once finished.
-        self.finished = gevent.event.Event()
-        self.finished.set()
+        #: True while no loop runs: before the start and once finished.
+        self.is_finished = True
+        self._finished_event: gevent.event.Event | None = None  # only while someone waits
 
     @property
     def running(self) -> bool:
@@ -132,7 +133,7 @@ class Supervisor:
         if self.running:
             return False
         self.finish_requested = False
-        self.finished.clear()
+        self.is_finished = False
         self._greenlet = spawn(self._run, name=self._name)
         return True
 
@@ -166,7 +167,19 @@ class Supervisor:
         self.finish_requested = True
         self.due = None
         self._owner._finished()
-        self.finished.set()
+        self.is_finished = True
+        event, self._finished_event = self._finished_event, None
+        if event is not None:
+            event.set()  # its waiters wake even though it is dropped
+
+    def wait_finished(self, timeout: float | None = None) -> bool:
+        """Wait until no loop runs (see :attr:`is_finished`); whether none does."""
+        if self.is_finished:
+            return True
+        event = self._finished_event
+        if event is None:
+            event = self._finished_event = gevent.event.Event()
+        return event.wait(timeout)
 
     def _run(self) -> None:
         try:

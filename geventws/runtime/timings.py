@@ -17,13 +17,13 @@ PHASES = ("dns", "tcp", "proxy", "tls", "upgrade")
 class PhaseTimer:
     """Measures the phases of one attempt; a phase that raises is not recorded."""
 
-    __slots__ = ("_clock", "_durations", "_end", "_start")
+    # One slot per phase, not a dictionary: a timer lives as long as its attempt.
+    __slots__ = ("_clock", "_end", "_start", *PHASES)
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._start = clock()
         self._end: float | None = None
-        self._durations: dict[str, float] = {}
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -31,9 +31,9 @@ class PhaseTimer:
         started = self._clock()
         yield
         self._end = self._clock()
-        self._durations[name] = self._durations.get(name, 0.0) + (self._end - started)
+        setattr(self, name, getattr(self, name, 0.0) + (self._end - started))
 
     def result(self) -> ConnectTimings:
         """The phases measured so far."""
         total = None if self._end is None else self._end - self._start
-        return ConnectTimings(**{name: self._durations.get(name) for name in PHASES}, total=total)
+        return ConnectTimings(**{name: getattr(self, name, None) for name in PHASES}, total=total)

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import socket as stdlib_socket
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import gevent
 import gevent.lock
@@ -34,6 +35,13 @@ from .writebuffer import WriteBuffer, WriteProgress
 __all__ = ["Transport", "WriteProgress"]  # WriteProgress: for the callers of send_frame
 
 logger = logging.getLogger("geventws")
+
+
+class FrameSink(Protocol):
+    """What a transport tells of each frame it wrote (the counters, or the observer with a trace)."""
+
+    def sent(self, opcode: int, payload: Payload, fin: bool) -> None:
+        """A frame was written whole."""
 
 
 class Transport:
@@ -75,7 +83,7 @@ class Transport:
         "_loop",
         "_write_lock",
         "deflate",
-        "on_frame_sent",
+        "sent_to",
         "sock",
         "turn",
         "unwritten",
@@ -83,8 +91,8 @@ class Transport:
 
     def __init__(self, sock: gevent.socket.socket) -> None:
         self.sock = sock
-        #: Called with ``(opcode, payload, fin)`` after each frame is written (counters, trace).
-        self.on_frame_sent: Callable[[int, Payload, bool], None] | None = None
+        #: Told ``sent(opcode, payload, fin)`` after each frame is written (counters, trace).
+        self.sent_to: FrameSink | None = None
         self._write_lock = gevent.lock.Semaphore()
         self._closed = False
         #: permessage-deflate, once agreed: the writes use its sending half.
@@ -122,8 +130,8 @@ class Transport:
             self._write_whole(lambda: pieces, progress)
             if not self._burst and type(self.sock) is not gevent.socket.socket:
                 self._start_burst()  # TLS: the frames sent next in this hub pass coalesce
-        if self.on_frame_sent is not None:
-            self.on_frame_sent(opcode, payload, fin)
+        if self.sent_to is not None:
+            self.sent_to.sent(opcode, payload, fin)
 
     def _send_at_once(self, opcode: int, payload: Payload, fin: bool, progress: WriteProgress | None) -> bool:
         """The fast path of a small frame: one system call and no bookkeeping;
@@ -214,8 +222,8 @@ class Transport:
         if self._burst or self._coalesced is not None:
             if not self._coalesce(encode_small_frame(opcode, payload), opcode):
                 return False
-            if self.on_frame_sent is not None:
-                self.on_frame_sent(opcode, payload, True)
+            if self.sent_to is not None:
+                self.sent_to.sent(opcode, payload, True)
             return True
         try:
             started = self._start_at_once(opcode, payload, True)
@@ -233,8 +241,8 @@ class Transport:
             self._finish_in_background(pending)  # it releases the lock
         else:
             self._write_lock.release()
-        if self.on_frame_sent is not None:
-            self.on_frame_sent(opcode, payload, True)
+        if self.sent_to is not None:
+            self.sent_to.sent(opcode, payload, True)
         return True
 
     def _start_at_once(self, opcode: int, payload: bytes, fin: bool) -> tuple[bytes, int] | None:

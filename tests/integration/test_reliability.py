@@ -626,7 +626,9 @@ def test_200_connections_survive_5_cuts_without_leaks(
     assert errors.get(ErrorCode.CONNECTION_LOST) == n * (rounds + 1)
     assert set(errors) <= {ErrorCode.CONNECTION_LOST, ErrorCode.CONNECT_FAIL}
     assert not leaked_greenlets, leaked_greenlets
-    assert fds_after == fds_before
+    # Not ==: a socket left by an earlier test may be collected meanwhile (seen when run after
+    # test_observability alone); a leak of ours would still show as more.
+    assert fds_after <= fds_before
     assert memory_after_rounds - memory_open < 2**20  # measured: ~20 KiB of noise
     assert memory_after - memory_before < 2 * 2**20
 

@@ -72,10 +72,10 @@ def supervisor(
 def test_one_attempt_without_policy_then_finished() -> None:
     finished: list[bool] = []
     sup, _, starts = supervisor([None], on_finished=lambda: finished.append(True))
-    assert sup.phase is Phase.IDLE and sup.finished.is_set()
+    assert sup.phase is Phase.IDLE and sup.is_finished
     assert sup.schedule(0.0) is True
-    assert not sup.finished.is_set()
-    assert sup.finished.wait(5)
+    assert not sup.is_finished
+    assert sup.wait_finished(5)
     assert starts == [100.0]
     assert finished == [True]
     assert sup.phase is Phase.FINISHED and not sup.running and not sup.reconnect_pending
@@ -84,7 +84,7 @@ def test_one_attempt_without_policy_then_finished() -> None:
 def test_delayed_start_waits_on_the_injected_clock() -> None:
     sup, time, starts = supervisor([None])
     sup.schedule(30.0)
-    assert sup.finished.wait(5)
+    assert sup.wait_finished(5)
     assert time.waits == [30.0]
     assert starts == [130.0]
 
@@ -101,7 +101,7 @@ def test_policy_delays_and_give_up() -> None:
         on_give_up=lambda *args: gave_up.append(args),
     )
     sup.schedule(0.0)
-    assert sup.finished.wait(5)
+    assert sup.wait_finished(5)
     assert [delay for _, delay, _ in reconnecting] == [1.0, 2.0, 4.0]
     assert [attempt for attempt, _, _ in reconnecting] == [1, 2, 3]
     assert starts == [100.0, 101.0, 103.0, 107.0]
@@ -115,7 +115,7 @@ def test_fatal_error_gives_up_at_once() -> None:
         [InvalidURL("x", "bad")], ReconnectPolicy(), on_give_up=lambda *args: gave_up.append(args)
     )
     sup.schedule(0.0)
-    assert sup.finished.wait(5)
+    assert sup.wait_finished(5)
     assert len(starts) == 1 and len(gave_up) == 1
 
 
@@ -132,7 +132,7 @@ def test_finish_requested_during_an_attempt_stops_the_loop() -> None:
     )
     sup_box.append(sup)
     sup.schedule(0.0)
-    assert sup.finished.wait(5)
+    assert sup.wait_finished(5)
     assert time.waits == []
 
 
@@ -145,7 +145,7 @@ def test_a_callback_may_schedule_instead_of_the_policy() -> None:
     )
     sup_box.append(sup)
     sup.schedule(0.0)
-    assert sup.finished.wait(5)
+    assert sup.wait_finished(5)
     assert starts == [100.0, 150.0]
     assert time.waits == [50.0]
 
@@ -165,7 +165,7 @@ def test_cancel_while_waiting_finishes() -> None:
     assert woken.wait(5)
     assert sup.phase is Phase.WAITING and sup.reconnect_pending
     sup.cancel()
-    assert sup.finished.wait(5)
+    assert sup.wait_finished(5)
     assert sup.phase is Phase.FINISHED
 
 
@@ -173,7 +173,7 @@ def test_schedule_while_running_replaces_the_due_time() -> None:
     sup, _, _ = supervisor([None])
     assert sup.schedule(10.0) is True
     assert sup.schedule(0.0) is False  # the loop runs already: only the due time changes
-    assert sup.finished.wait(5)
+    assert sup.wait_finished(5)
 
 
 def test_finish_before_any_start() -> None:
@@ -181,3 +181,21 @@ def test_finish_before_any_start() -> None:
     sup, _, starts = supervisor([], on_finished=lambda: finished.append(True))
     sup.finish()
     assert sup.phase is Phase.FINISHED and finished == [True] and starts == []
+
+
+def test_an_event_exists_only_while_someone_waits_for_the_finish() -> None:
+    release = gevent.event.Event()
+    sup, _, _ = supervisor([None])
+    sup._owner._run_attempt = lambda: release.wait(5) and None  # type: ignore[attr-defined]
+    sup.schedule(0.0)
+    assert sup._finished_event is None  # idle bytes: nobody waits yet
+    woken = [gevent.spawn(sup.wait_finished, 5) for _ in range(3)]
+    gevent.sleep(0)
+    assert sup._finished_event is not None and not any(g.dead for g in woken)
+    release.set()
+    gevent.joinall(woken, timeout=5)
+    assert [g.value for g in woken] == [True, True, True]
+    assert sup._finished_event is None and sup.is_finished
+    assert sup.wait_finished(0) is True
+    assert sup.wait_finished(None) is True  # no event made to wait on a finished loop
+    assert sup._finished_event is None
