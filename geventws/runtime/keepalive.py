@@ -31,6 +31,7 @@ from gevent.greenlet import Greenlet
 
 from ..exceptions import PingTimeout, WebSocketError
 from .greenlets import spawn
+from .timerwheel import LATE_SHARE, WheelTimer, wheel_for
 
 if TYPE_CHECKING:
     from .pings import Pong
@@ -45,14 +46,25 @@ _random = random.Random()
 
 
 def next_gap(interval: float) -> float:
-    """The wait before the next ping: ``interval`` shortened by up to :data:`JITTER`."""
-    return interval * (1.0 - JITTER * _random.random())
+    """The wait before the next ping: ``interval`` shortened by up to :data:`JITTER`,
+    and by at least what a shared timer may add (the gap never exceeds ``interval``)."""
+    return interval * (1.0 - LATE_SHARE - (JITTER - LATE_SHARE) * _random.random())
 
 
 class Keepalive:
     """The keepalive of one open attempt: timers, and a greenlet only when a ping must wait."""
 
-    __slots__ = ("_interval", "_log", "_pong", "_session", "_timeout", "_timer", "_until", "greenlet")
+    __slots__ = (
+        "_interval",
+        "_log",
+        "_pong",
+        "_session",
+        "_timeout",
+        "_timer",
+        "_until",
+        "_wheel",
+        "greenlet",
+    )
 
     def __init__(
         self, session: Session, interval: float, timeout: float | None, log: logging.LoggerAdapter[Any]
@@ -61,7 +73,8 @@ class Keepalive:
         self._interval = interval
         self._timeout = timeout
         self._log = log
-        self._timer: Any = None  # the next ping's, or the pong's deadline
+        self._wheel = wheel_for()
+        self._timer: WheelTimer | None = None  # the next ping's, or the pong's deadline
         self._pong: Pong | None = None  # the ping out, waiting for its pong
         self._until = 0.0  # the pong's deadline, on the reading clock
         #: The greenlet of a ping that had to wait to be written, if any.
@@ -84,14 +97,12 @@ class Keepalive:
 
     def _arm(self, delay: float, callback: Callable[[], None]) -> None:
         self._disarm()
-        self._timer = gevent.get_hub().loop.timer(delay)
-        self._timer.start(callback)
+        self._timer = self._wheel.call_later(delay, callback)
 
     def _disarm(self) -> None:
         timer, self._timer = self._timer, None
         if timer is not None:
-            timer.stop()
-            timer.close()
+            timer.cancel()
 
     @property
     def _over(self) -> bool:
