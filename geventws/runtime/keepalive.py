@@ -82,7 +82,7 @@ class Keepalive:
 
     def start(self) -> None:
         """Arm the timer for the first ping."""
-        self._arm(next_gap(self._interval), self._ping_due)
+        self._arm(next_gap(self._interval))
 
     def stop(self) -> None:
         """No more pings; wait for a ping being written (the attempt has ended,
@@ -95,14 +95,21 @@ class Keepalive:
         if greenlet is not None and greenlet is not gevent.getcurrent():
             greenlet.join()
 
-    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
-        self._disarm()
-        self._timer = self._wheel.call_later(delay, callback)
+    def _arm(self, delay: float) -> None:
+        """Arm the one timer again: a ping is due then, or, while a ping waits
+        for its pong, the pong's deadline (see :meth:`__call__`)."""
+        self._timer = self._wheel.call_later(delay, self, self._timer)
 
     def _disarm(self) -> None:
-        timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def __call__(self) -> None:
+        """The timer's callback, in the hub (the keepalive itself: no bound method per ping)."""
+        if self._pong is None:
+            self._in_hub(self._ping_now_or_later)
+        else:
+            self._in_hub(self._check_pong)
 
     @property
     def _over(self) -> bool:
@@ -117,17 +124,14 @@ class Keepalive:
         except Exception:
             self._log.exception("keepalive failed")
 
-    def _ping_due(self) -> None:
-        """In the hub: ping now if that cannot block, else from a greenlet."""
-        self._in_hub(self._ping_now_or_later)
-
     def _ping_now_or_later(self) -> None:
+        """Ping now if that cannot block, else from a greenlet."""
         self._disarm()
         session = self._session
         if self._over:
             return
         if session.closing.sent:  # closing: no ping, but the close may yet be cancelled by a loss
-            self._arm(next_gap(self._interval), self._ping_due)
+            self._arm(next_gap(self._interval))
             return
         started = time.monotonic()
         pong = session.try_ping_now()
@@ -170,14 +174,14 @@ class Keepalive:
         if self._timeout is not None:
             left = max(started + self._timeout - time.monotonic(), 0.0)
             self._until = self._session.reading.now() + left
-            self._arm(left, self._pong_due)
+            self._arm(left)
 
     def _settled(self) -> None:
         """The pong arrived (or the attempt ended): the next gap starts."""
         pong, self._pong = self._pong, None
         self._disarm()
         if pong is not None and pong.latency is not None and not self._over:
-            self._arm(next_gap(self._interval), self._ping_due)
+            self._arm(next_gap(self._interval))
 
     def _pong_due(self) -> None:
         """In the hub: the timeout ran out in wall time; on the reading clock?"""
@@ -194,7 +198,7 @@ class Keepalive:
             return
         left = self._until - reading.now()
         if left > 0:
-            self._arm(left, self._pong_due)
+            self._arm(left)
             return
         self._pong = None
         pong.on_settled = None

@@ -85,8 +85,7 @@ class _Slot:
         self._timer = wheel.loop.timer(after)
         self._timer.start(self._fire)
 
-    def add(self, callback: Callable[[], None]) -> WheelTimer:
-        timer = WheelTimer(self, callback)
+    def add(self, timer: WheelTimer) -> WheelTimer:
         self._timers.append(timer)
         self._live += 1
         return timer
@@ -104,7 +103,8 @@ class _Slot:
     def _fire(self) -> None:
         self._close()
         for timer in self._timers:
-            _run(timer)
+            if timer._owner is self:  # else cancelled here and armed again elsewhere
+                _run(timer)
 
 
 class TimerWheel:
@@ -120,13 +120,25 @@ class TimerWheel:
         #: The shared slots armed now, by their index on the grid.
         self.slots: dict[int, _Slot] = {}
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> WheelTimer:
+    def call_later(
+        self, delay: float, callback: Callable[[], None], timer: WheelTimer | None = None
+    ) -> WheelTimer:
         """Call ``callback`` in the hub after ``delay`` seconds (up to
-        ``delay * LATE_SHARE`` later); the returned timer cancels it."""
+        ``delay * LATE_SHARE`` later); the returned timer cancels it.
+
+        ``timer``: one of this wheel's timers to arm again (cancelled first if
+        armed) instead of a new one: a keepalive re-arms its own every ping,
+        and an object that lives a whole gap would otherwise reach the garbage
+        collector's oldest generation each time.
+        """
+        if timer is None:
+            timer = WheelTimer(None, callback)
+        else:
+            timer.cancel()
+            timer.callback = callback
         grid = self._grid
         if delay * self._late_share < grid:  # short: a libev timer of its own
-            libev_timer = self.loop.timer(delay)
-            timer = WheelTimer(libev_timer, callback)
+            libev_timer = timer._owner = self.loop.timer(delay)
             libev_timer.start(timer._fire_alone)
             return timer
         now = self.loop.now()  # the loop's time, which libev timers count from
@@ -134,7 +146,8 @@ class TimerWheel:
         slot = self.slots.get(index)
         if slot is None:
             slot = self.slots[index] = _Slot(self, index, index * grid - now)
-        return slot.add(callback)
+        timer._owner = slot
+        return slot.add(timer)
 
 
 _wheels: weakref.WeakKeyDictionary[Any, TimerWheel] = weakref.WeakKeyDictionary()

@@ -12,6 +12,7 @@ import pytest
 
 import geventws
 from geventws.runtime import timerwheel
+from geventws.runtime.keepalive import Keepalive
 from tests.conftest import ServerProcess
 
 pytestmark = pytest.mark.timeout(30)
@@ -26,16 +27,19 @@ class RecordingWheel(timerwheel.TimerWheel):
         super().__init__(loop, grid=0.02, late_share=1 / 16)
         self.pings: dict[int, list[float]] = {}
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> timerwheel.WheelTimer:
-        if getattr(callback, "__name__", "") == "_ping_due":
-            times = self.pings.setdefault(id(callback.__self__), [])  # type: ignore[attr-defined]
+    def call_later(
+        self, delay: float, callback: Callable[[], None], timer: timerwheel.WheelTimer | None = None
+    ) -> timerwheel.WheelTimer:
+        if isinstance(callback, Keepalive) and callback._pong is None:  # a ping is due then
+            times = self.pings.setdefault(id(callback), [])
+            keepalive = callback
 
             def recorded() -> None:
                 times.append(time.monotonic())
-                callback()
+                keepalive()
 
-            return super().call_later(delay, recorded)
-        return super().call_later(delay, callback)
+            return super().call_later(delay, recorded, timer)
+        return super().call_later(delay, callback, timer)
 
 
 @pytest.fixture

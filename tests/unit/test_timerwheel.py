@@ -104,3 +104,40 @@ def test_a_callback_may_arm_the_next_timer() -> None:
 
 def test_one_wheel_per_hub() -> None:
     assert wheel_for() is wheel_for() is wheel_for(gevent.get_hub())
+
+
+def test_a_timer_armed_again_runs_once_at_its_new_time_not_in_its_old_slot() -> None:
+    w = wheel()
+    loop = w.loop
+    ran: list[tuple[str, float]] = []
+    done = gevent.event.Event()
+    start = loop.now()
+    timer = w.call_later(0.1, lambda: ran.append(("old", loop.now())))
+    keeper = w.call_later(0.1, lambda: None)  # keeps the old slot armed: it fires, without the timer
+    again = w.call_later(0.3, lambda: (ran.append(("new", loop.now())), done.set()), timer)
+    assert again is timer and len(w.slots) == 2
+    assert done.wait(5)
+    assert [what for what, _ in ran] == ["new"] and ran[0][1] - start >= 0.3 - 1e-3
+    assert keeper.callback is None and not w.slots
+    # Short timers too: the old libev timer is stopped, the object armed again.
+    short = w.call_later(0.02, lambda: ran.append(("short old", loop.now())))
+    w.call_later(0.04, lambda: ran.append(("short new", loop.now())), short)
+    gevent.sleep(0.1)
+    assert [what for what, _ in ran] == ["new", "short new"]
+
+
+def test_a_callback_may_arm_its_own_timer_again() -> None:
+    w = wheel()
+    count = [0]
+    done = gevent.event.Event()
+    holder: list[object] = []
+
+    def again() -> None:
+        count[0] += 1
+        if count[0] < 3:
+            w.call_later(0.08, again, holder[0])  # type: ignore[arg-type]
+        else:
+            done.set()
+
+    holder.append(w.call_later(0.08, again))
+    assert done.wait(5) and count[0] == 3 and not w.slots
