@@ -47,7 +47,7 @@ class Headers(MutableMapping[str, str]):
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in order."""
         key = name.lower()
-        return [v for n, v in self._items if n.lower() == key]
+        return [v for n, v in self._items if n == name or n.lower() == key]  # the same case: no lower()
 
     def raw_items(self) -> list[tuple[str, str]]:
         """Every ``(name, value)`` pair, as added."""

@@ -123,6 +123,7 @@ def _addresses(host: str, port: int) -> list[Any]:
     return gevent.socket.getaddrinfo(host, port, 0, stdlib_socket.SOCK_STREAM)
 
 
+@functools.lru_cache(maxsize=1024)  # many connections share a host; ipaddress parses slowly
 def _is_ip_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

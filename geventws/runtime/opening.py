@@ -154,8 +154,9 @@ class _Opening:
         """The upgrade over ``transport``: what was opened, or where a redirect
         points and the redirect response. A refusal raises :class:`HandshakeError`."""
         key = new_key()
-        shown = redact(headers.raw_items(), self.options.redirect_strip_headers)
-        self.log.debug("upgrade request for %s, headers %s", uri, shown)
+        if self.log.isEnabledFor(logging.DEBUG):  # the redaction is work for a log line only
+            shown = redact(headers.raw_items(), self.options.redirect_strip_headers)
+            self.log.debug("upgrade request for %s, headers %s", uri, shown)
         with _deadline(self.deadline, "the opening handshake"):
             response, leftover = upgrade(transport, uri, headers, key, self.offer, self.options)
         if response.status != 101:

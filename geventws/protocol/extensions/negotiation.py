@@ -18,6 +18,7 @@ The rules for the answer (RFC 7692 §7.1):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable
 from typing import Literal
@@ -166,6 +167,11 @@ class DeflateOffer:
 Compression = Literal["deflate"] | None
 
 
+@functools.lru_cache(maxsize=1)
+def _offer_defaults() -> dict[str, object]:
+    return {field.name: field.default for field in dataclasses.fields(DeflateOffer)}
+
+
 def make_offer(compression: object, **params: object) -> DeflateOffer | None:
     """The offer of the ``compression`` option and its parameters (``None``: none).
 
@@ -176,7 +182,7 @@ def make_offer(compression: object, **params: object) -> DeflateOffer | None:
         return DeflateOffer(**params)  # type: ignore[arg-type]  # checked by __post_init__
     if compression is not None:
         raise ValueError(f"compression must be 'deflate' or None, not {compression!r}")
-    defaults = {field.name: field.default for field in dataclasses.fields(DeflateOffer)}
+    defaults = _offer_defaults()
     changed = [name for name, value in params.items() if value != defaults[name]]
     if changed:
         raise ValueError(f"{', '.join(changed)} only apply with compression='deflate'")
