@@ -29,6 +29,7 @@ from geventws.protocol.route import make_route
 from geventws.protocol.uri import WebSocketURI, parse_uri
 from geventws.protocol.writer import encode_frame
 from geventws.runtime.connector import open_transport
+from geventws.runtime.opening import read_head
 from geventws.runtime.transport import Transport
 from tests.support import WAIT
 
@@ -186,7 +187,7 @@ def websocket_round_trip(transport: Transport, uri: WebSocketURI, text: str) -> 
     """Shake hands over ``transport``, send ``text`` and return the first message back."""
     key = new_key()
     transport.write(build_request(uri, key, Headers()))
-    head, rest = transport.read_head(b"", 65536)
+    head, rest = read_head(transport, b"", 65536)
     check_response(parse_response(head), key)
     transport.write(encode_frame(OP_TEXT, text.encode()))
     parser = FrameParser(None)

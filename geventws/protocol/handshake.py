@@ -165,6 +165,12 @@ def subprotocol_offer(headers: Headers, subprotocols: Sequence[str]) -> tuple[He
     return rest, tuple(dict.fromkeys([*subprotocols, *offered]))
 
 
+#: The protocol's fixed request headers (ours: nothing to check).
+_CONSTANT_HEADERS = frozenset(
+    {("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13")}
+)
+
+
 def build_request(
     uri: WebSocketURI,
     key: str,
@@ -190,10 +196,11 @@ def build_request(
     request = _request_headers(uri, key, headers, origin, subprotocols, extensions)
     lines = [f"GET {uri.resource} HTTP/1.1"]
     for name, value in request.raw_items():
-        try:
-            check_header(name, value, "header")
-        except (TypeError, ValueError) as exc:
-            raise InvalidHeader(str(exc)) from exc
+        if (name, value) not in _CONSTANT_HEADERS and name != "Sec-WebSocket-Key":  # ours: well-formed
+            try:
+                check_header(name, value, "header")
+            except (TypeError, ValueError) as exc:
+                raise InvalidHeader(str(exc)) from exc
         lines.append(f"{name}: {value}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 

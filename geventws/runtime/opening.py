@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import gevent
 
-from ..exceptions import ConnectError, OpenTimeout, WebSocketError
+from ..exceptions import ConnectError, HandshakeError, OpenTimeout, WebSocketError
 from ..protocol.extensions import DeflateParams
 from ..protocol.handshake import (
     Response,
@@ -37,7 +37,7 @@ from .connector import open_transport
 from .timings import PhaseTimer
 from .transport import Transport
 
-__all__ = ["Opened", "open_websocket", "resolve"]
+__all__ = ["Opened", "open_websocket", "read_head", "resolve"]
 
 #: How much of a refused upgrade's body is kept for :class:`HandshakeError`.
 MAX_ERROR_BODY = 64 * 2**10
@@ -196,15 +196,32 @@ def upgrade(
     )
     try:
         transport.write(request)
-        head, rest = transport.read_head(b"", options.max_response_head)
+        head, rest = read_head(transport, b"", options.max_response_head)
         response = parse_response(head)
         while 100 <= response.status < 200 and response.status != 101:
             # An interim response (100 Continue, 103 Early Hints): the real one follows.
-            head, rest = transport.read_head(rest, options.max_response_head)
+            head, rest = read_head(transport, rest, options.max_response_head)
             response = parse_response(head)
     except OSError as exc:
         raise ConnectError(f"connection lost during the handshake: {exc}") from exc
     return response, rest
+
+
+def read_head(transport: Transport, initial: bytes, limit: int) -> tuple[bytes, bytes]:
+    """Read an HTTP head up to its blank line: return (head, bytes after it)."""
+    data = bytearray(initial)
+    start = 0
+    while True:
+        end = data.find(b"\r\n\r\n", start)
+        if end >= 0 and end + 4 <= limit:
+            return bytes(data[: end + 4]), bytes(data[end + 4 :])
+        if end >= 0 or len(data) > limit:
+            raise HandshakeError(f"response head longer than {limit} bytes")
+        start = max(0, len(data) - 3)
+        chunk = transport.sock.recv(4096)
+        if not chunk:
+            raise HandshakeError("connection closed by the server during the handshake")
+        data += chunk
 
 
 def read_error_body(transport: Transport, response: Response, data: bytes, wait: float) -> bytes:

@@ -16,7 +16,6 @@ import gevent
 import gevent.lock
 import gevent.socket
 
-from ..exceptions import HandshakeError
 from ..protocol.extensions import PerMessageDeflate
 from ..protocol.writer import (
     CHUNK_SIZE,
@@ -272,8 +271,25 @@ class Transport:
         return data, sent
 
     def write(self, data: bytes) -> None:
-        """Write all of ``data`` (the handshake request, an encoded frame)."""
-        self._write_whole(lambda: iter((data,)), None)
+        """Write all of ``data`` (the handshake request): on plain TCP in one
+        system call when the socket takes it, else the careful way."""
+        lock = self._write_lock
+        if self._closed or type(self.sock) is not gevent.socket.socket or not lock.acquire(blocking=False):
+            self._write_whole(lambda: iter((data,)), None)
+            return
+        try:
+            sent: int = self.sock._sock.send(data)  # type: ignore[attr-defined]  # non-blocking
+        except BlockingIOError:
+            sent = 0
+        except BaseException:
+            lock.release()
+            raise
+        if sent == len(data):
+            lock.release()
+            return
+        pending = WriteProgress()
+        pending.view, pending.offset, pending.started = memoryview(data), sent, sent > 0
+        self._write_whole(lambda: iter(()), pending, held=True)
 
     def _write_whole(
         self,
@@ -364,22 +380,6 @@ class Transport:
             return None
         self._drained = len(data) < size
         return data
-
-    def read_head(self, initial: bytes, limit: int) -> tuple[bytes, bytes]:
-        """Read an HTTP head up to its blank line: return (head, bytes after it)."""
-        data = bytearray(initial)
-        start = 0
-        while True:
-            end = data.find(b"\r\n\r\n", start)
-            if end >= 0 and end + 4 <= limit:
-                return bytes(data[: end + 4]), bytes(data[end + 4 :])
-            if end >= 0 or len(data) > limit:
-                raise HandshakeError(f"response head longer than {limit} bytes")
-            start = max(0, len(data) - 3)
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise HandshakeError("connection closed by the server during the handshake")
-            data += chunk
 
     def abort(self) -> None:
         """Close the stream at once; blocked readers and writers get an error."""

@@ -18,7 +18,7 @@ from geventws.protocol.writer import OP_BINARY, OP_PING, OP_PONG, OP_TEXT
 from geventws.runtime import transport as transport_module
 from geventws.runtime import writebuffer as writebuffer_module
 from geventws.runtime.transport import Transport, WriteProgress
-from tests.loopback import tcp_pair
+from tests.loopback import CountingSocket, tcp_pair
 from tests.support import WAIT
 
 BIG = 32 * 2**20  # larger than what loopback socket buffers hold: a send of it must wait for the reader
@@ -379,3 +379,31 @@ def test_a_bad_frame_on_the_at_once_paths_leaves_the_lock_free(
     with gevent.Timeout(WAIT):  # a lock left held would hang here
         transport.send_frame(OP_TEXT, b"still usable")
     assert FrameReader(server).read_frame() == (True, OP_TEXT, b"still usable")
+
+
+def test_write_is_one_call_when_the_socket_takes_it_and_finishes_what_it_did_not() -> None:
+    client, server = tcp_pair()
+    transport = Transport(client)
+    counting = client._sock = CountingSocket(client._sock)  # type: ignore[attr-defined]
+    try:
+        transport.write(b"GET / HTTP/1.1\r\n\r\n")
+        assert counting.sends == 1
+        assert server.recv(100) == b"GET / HTTP/1.1\r\n\r\n"
+        # More than the socket buffers hold: the rest is written as the reader drains it.
+        data = pattern(BIG // 4)
+        received = bytearray()
+
+        def read_all() -> None:
+            server.settimeout(WAIT)
+            while len(received) < len(data):
+                received.extend(server.recv(2**20))
+
+        reader = gevent.spawn_later(0.05, read_all)
+        transport.write(data)
+        reader.join(WAIT)
+        assert bytes(received) == data
+        transport.write(b"after")  # the lock was released
+        assert server.recv(100) == b"after"
+    finally:
+        transport.abort()
+        server.close()
