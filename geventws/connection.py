@@ -27,7 +27,8 @@ from .exceptions import ConnectionClosed, WebSocketError, closed_exception
 from .observed import Observed
 from .protocol.codes import ErrorCode
 from .protocol.handshake import Response
-from .protocol.options import Options, URLLike, make_options
+from .protocol.options import Options, URLLike
+from .protocol.sharedoptions import options_for
 from .protocol.state import State
 from .protocol.uri import WebSocketURI, redact_url
 from .protocol.writer import close_body, control_payload
@@ -94,7 +95,7 @@ class Connection(Callbacks, Sequential, Observed):
         for name in CALLBACKS:
             if arguments[name] is not None:  # else the class default, None
                 setattr(self, name, arguments[name])
-        opts = self._options = make_options(url, **options)
+        opts = self._options = options_for(url, options)  # shared by equal plain options
         self._hub_thread = HubThread()
         self._uri: WebSocketURI | None = opts.uri  # the URL of the current attempt
         self._log = ConnectionLog(logger, str(opts.uri) if opts.uri else "<url callable>")
