@@ -141,7 +141,8 @@ class Connection(Callbacks, Sequential, Observed):
 
     @property
     def options(self) -> Options:
-        """The normalised options."""
+        """The normalised options (frozen; connections made with equal plain
+        arguments share one, so treat its ``headers`` as read-only too)."""
         return self._options
 
     @property
