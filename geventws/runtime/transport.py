@@ -244,10 +244,13 @@ class Transport:
             self.sent_to.sent(opcode, payload, True)
         return True
 
-    def _start_at_once(self, opcode: int, payload: bytes, fin: bool) -> tuple[bytes, int] | None:
-        """Take the lock if free and hand the frame to the OS socket without
-        waiting: ``(frame, bytes taken)``, the lock still held; ``None`` when the
-        lock is busy or the stream is not plain TCP (TLS records are the ``ssl``
+    def _start_at_once(
+        self, opcode: int, payload: bytes, fin: bool, data: bytes | None = None
+    ) -> tuple[bytes, int] | None:
+        """Take the lock if free and hand the frame (or ``data``, bytes already
+        made: the handshake request) to the OS socket without waiting:
+        ``(bytes, bytes taken)``, the lock still held; ``None`` when the lock is
+        busy or the stream is not plain TCP (TLS records are the ``ssl``
         module's to write). Nothing here blocks, so nothing can interrupt it
         half-way; on an error (a bad frame, a dead stream) nothing was written
         and the lock is released."""
@@ -260,7 +263,8 @@ class Transport:
         ):
             return None
         try:
-            data = encode_small_frame(opcode, payload) if fin else encode_frame(opcode, payload, fin)
+            if data is None:
+                data = encode_small_frame(opcode, payload) if fin else encode_frame(opcode, payload, fin)
             try:
                 sent: int = self.sock._sock.send(data)  # type: ignore[attr-defined]  # non-blocking
             except BlockingIOError:
@@ -273,19 +277,13 @@ class Transport:
     def write(self, data: bytes) -> None:
         """Write all of ``data`` (the handshake request): on plain TCP in one
         system call when the socket takes it, else the careful way."""
-        lock = self._write_lock
-        if self._closed or type(self.sock) is not gevent.socket.socket or not lock.acquire(blocking=False):
+        started = self._start_at_once(0, b"", True, data)
+        if started is None:
             self._write_whole(lambda: iter((data,)), None)
             return
-        try:
-            sent: int = self.sock._sock.send(data)  # type: ignore[attr-defined]  # non-blocking
-        except BlockingIOError:
-            sent = 0
-        except BaseException:
-            lock.release()
-            raise
+        sent = started[1]
         if sent == len(data):
-            lock.release()
+            self._write_lock.release()
             return
         pending = WriteProgress()
         pending.view, pending.offset, pending.started = memoryview(data), sent, sent > 0
