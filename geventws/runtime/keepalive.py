@@ -2,7 +2,8 @@
 
 No greenlet waits between pings, nor for a pong: a hub timer sends each ping
 at once when nothing else is being written and the socket takes it (the
-usual case), and another timer watches for the pong. A greenlet is started
+usual case), and is armed again to watch for the pong (one timer, shared
+with other connections' on a :mod:`.timerwheel` slot). A greenlet is started
 only when the ping has to wait (behind a large send, a full socket buffer,
 TLS) or to fail the attempt, so an idle connection parks one greenlet, its
 receive loop's. Each gap is ``ping_interval`` shortened by up to 10 % at

@@ -15,9 +15,10 @@ over to the receive loop, which deals with it as if it had read the bytes
 itself. So the rules of :mod:`.session` hold: pongs we send, close replies
 and callbacks keep running in the receive greenlet, in order.
 
-The socket's read watcher calls the :class:`ReadTurn` itself (its ``__call__``) in the hub. Only
-one read runs at a time: the watcher is stopped while one runs, and a guest
-is only invited while the receive loop is parked.
+The socket's read watcher calls the :class:`ReadTurn` itself (its
+``__call__``) in the hub. Only one read runs at a time: the watcher is
+stopped while one runs, and a guest is only invited while the receive loop
+is parked.
 """
 
 from __future__ import annotations
