@@ -347,8 +347,12 @@ class Connection(Callbacks, Sequential, Observed):
         closed.__cause__ = self._session.error if self._session is not None else None
         self._inbox.close(closed)
         registry_for(self._hub_thread.hub).discard(self)
+        self._decide_first_open(False)
+
+    def _decide_first_open(self, opened: bool) -> None:
+        """Tell a waiting :func:`connect` whether the first attempt opened (the first word counts)."""
         if self._first_open is not None and not self._first_open.ready():
-            self._first_open.set(False)
+            self._first_open.set(opened)
 
     # -- the session's hooks (SessionOwner) ----------------------------------------
 
@@ -377,8 +381,7 @@ class Connection(Callbacks, Sequential, Observed):
         )
 
     def _now_open(self, response: Response, flushed: bool) -> None:
-        if self._first_open is not None and not self._first_open.ready():
-            self._first_open.set(True)
+        self._decide_first_open(True)
         if flushed:
             self._fire("on_buffer_drain")
         self._fire("on_websocket_connect", response)

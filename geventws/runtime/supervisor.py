@@ -74,6 +74,7 @@ class Supervisor:
     __slots__ = (
         "_backoff",
         "_clock",
+        "_finished_event",
         "_greenlet",
         "_log",
         "_name",
@@ -81,7 +82,6 @@ class Supervisor:
         "_wait",
         "_wake",
         "due",
-        "_finished_event",
         "finish_requested",
         "is_finished",
         "phase",
