@@ -11,9 +11,12 @@ import gevent
 import pytest
 
 import geventws
+from geventws import ErrorCode
 from geventws.runtime import timerwheel
 from geventws.runtime.keepalive import Keepalive
 from tests.conftest import ServerProcess
+from tests.faultproxy import FaultProxy
+from tests.support import Recorder
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -78,3 +81,24 @@ def test_pings_share_slots_and_stay_on_time(ws_server: ServerProcess, small_grid
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_a_pong_deadline_on_a_shared_slot_ends_a_stalled_connection(
+    ws_server: ServerProcess, small_grid: RecordingWheel
+) -> None:
+    proxy = FaultProxy(ws_server.port)
+    rec = Recorder()
+    conn = geventws.Connection(
+        proxy.url("/echo"), ping_interval=INTERVAL, ping_timeout=INTERVAL, **rec.callbacks()
+    )
+    conn.connect()
+    try:
+        assert rec.wait_for(lambda: rec.count("open") == 1), rec.events
+        assert rec.wait_for(lambda: sum(map(len, small_grid.pings.values())) >= 1)  # pinging from a slot
+        proxy.stall()  # nothing goes through any more: the pong never comes
+        assert rec.wait_for(lambda: rec.count("error") >= 1), rec.events
+        assert rec.codes() == [ErrorCode.PING_TIMEOUT]
+        assert rec.wait_for(lambda: rec.count("close") == 1), rec.events
+    finally:
+        conn.close()
+        proxy.stop()

@@ -8,6 +8,7 @@ import gevent
 import gevent.event
 import pytest
 
+from geventws.runtime import timerwheel
 from geventws.runtime.timerwheel import TimerWheel, wheel_for
 
 pytestmark = pytest.mark.timeout(20)
@@ -50,8 +51,9 @@ def test_a_cancelled_timer_never_runs_and_an_empty_slot_stops_its_wake_up() -> N
     second.cancel()
     assert not w.slots  # no timer left: the libev timer is stopped and closed
     second.cancel()  # twice: a no-op
-    kept = w.call_later(0.1, lambda: ran.append("kept"))
-    gevent.sleep(0.2)
+    done = gevent.event.Event()
+    kept = w.call_later(0.15, lambda: (ran.append("kept"), done.set()))  # due after the cancelled ones
+    assert done.wait(5)
     assert ran == ["kept"] and kept.callback is None
     kept.cancel()  # after it ran: a no-op
     assert not w.slots
@@ -86,22 +88,6 @@ def test_a_failing_callback_is_logged_and_the_others_in_its_slot_still_run(
     assert any("timer callback failed" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
-def test_a_callback_may_arm_the_next_timer() -> None:
-    w = wheel()
-    count = [0]
-    done = gevent.event.Event()
-
-    def again() -> None:
-        count[0] += 1
-        if count[0] < 3:
-            w.call_later(0.08, again)
-        else:
-            done.set()
-
-    w.call_later(0.08, again)
-    assert done.wait(5) and count[0] == 3 and not w.slots
-
-
 def test_one_wheel_per_hub() -> None:
     assert wheel_for() is wheel_for() is wheel_for(gevent.get_hub())
 
@@ -120,22 +106,38 @@ def test_a_timer_armed_again_runs_once_at_its_new_time_not_in_its_old_slot() -> 
     assert [what for what, _ in ran] == ["new"] and ran[0][1] - start >= 0.3 - 1e-3
     assert keeper.callback is None and not w.slots
     # Short timers too: the old libev timer is stopped, the object armed again.
+    done.clear()
     short = w.call_later(0.02, lambda: ran.append(("short old", loop.now())))
-    w.call_later(0.04, lambda: ran.append(("short new", loop.now())), short)
-    gevent.sleep(0.1)
+    w.call_later(0.04, lambda: (ran.append(("short new", loop.now())), done.set()), short)
+    assert done.wait(5)  # 20 ms after the old one was due
     assert [what for what, _ in ran] == ["new", "short new"]
 
 
-def test_a_callback_may_arm_its_own_timer_again() -> None:
+def test_a_timer_armed_again_into_its_own_slot_runs_once() -> None:
+    # A keepalive's pong deadline and its next ping can fall in the same slot: the
+    # cancelled entry and the new one are both in the slot's list.
+    w = wheel()
+    ran: list[str] = []
+    done = gevent.event.Event()
+    keeper = w.call_later(0.1, lambda: done.set())  # keeps the slot armed across the cancel
+    timer = w.call_later(0.1, lambda: ran.append("old"))
+    w.call_later(0.1, lambda: ran.append("new"), timer)
+    assert len(w.slots) == 1 and w.slots[next(iter(w.slots))]._live == 2
+    assert done.wait(5)
+    assert ran == ["new"] and keeper.callback is None and not w.slots
+
+
+@pytest.mark.parametrize("reuse", [False, True], ids=["new timer", "its own timer"])
+def test_a_callback_may_arm_a_timer_again(reuse: bool) -> None:
     w = wheel()
     count = [0]
     done = gevent.event.Event()
-    holder: list[object] = []
+    holder: list[timerwheel.WheelTimer] = []
 
     def again() -> None:
         count[0] += 1
         if count[0] < 3:
-            w.call_later(0.08, again, holder[0])  # type: ignore[arg-type]
+            w.call_later(0.08, again, holder[0] if reuse else None)
         else:
             done.set()
 
