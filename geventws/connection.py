@@ -64,7 +64,10 @@ class Connection(Callbacks, Sequential, Observed):
 
     ``url`` is a ``ws://`` or ``wss://`` URL; the options are those of
     :func:`geventws.options.make_options` (``headers``, ``ping_interval``,
-    ``websocket_type``, ``ssl_context``, timeouts, limits…). The callbacks
+    ``websocket_type``, ``ssl_context``, timeouts, limits…). Instead of a URL
+    and options, ``url`` may be the :attr:`options` of another connection (or
+    of :func:`~geventws.options.make_options`): the new connection shares
+    them, checked once for all (what :class:`~geventws.Fleet` does). The callbacks
     (``on_message``, ``on_error``…, listed in :class:`~geventws.callbacks.Callbacks`)
     may be passed as keyword arguments or assigned as attributes.
 
@@ -75,7 +78,7 @@ class Connection(Callbacks, Sequential, Observed):
 
     def __init__(
         self,
-        url: URLLike,
+        url: URLLike | Options,
         *,
         on_connect: Callback | None = None,
         on_websocket_connect: Callback | None = None,
@@ -95,7 +98,12 @@ class Connection(Callbacks, Sequential, Observed):
         for name in CALLBACKS:
             if arguments[name] is not None:  # else the class default, None
                 setattr(self, name, arguments[name])
-        opts = self._options = options_for(url, options)  # shared by equal plain options
+        if isinstance(url, Options):
+            if options:
+                raise TypeError(f"options given twice: {', '.join(sorted(options))} and an Options")
+            opts = self._options = url
+        else:
+            opts = self._options = options_for(url, options)  # shared by equal plain options
         self._hub_thread = HubThread()
         self._uri: WebSocketURI | None = opts.uri  # the URL of the current attempt
         self._log = ConnectionLog(logger, str(opts.uri) if opts.uri else "<url callable>")

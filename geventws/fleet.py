@@ -36,8 +36,10 @@ import gevent
 import gevent.event
 import gevent.pool
 
+from .callbacks import CALLBACKS
 from .connection import Connection
 from .protocol.codes import ErrorCode
+from .protocol.options import Options, make_options
 from .protocol.state import State
 from .runtime.limiter import HandshakeLimiter
 
@@ -165,8 +167,14 @@ class Fleet:
         self._stats: dict[Connection, ConnStats] = {}
         #: The connections, in the order they were created.
         self.connections: list[Connection] = []
+        callbacks = {name: options.pop(name) for name in CALLBACKS if name in options}
+        shared: dict[str, Options] = {}  # checked once per URL, shared by its connections
         for index in range(count):
-            conn = Connection(urls[index % len(urls)], limiter=self.limiter, **options)
+            url_of = urls[index % len(urls)]
+            opts = shared.get(url_of)
+            if opts is None:
+                opts = shared[url_of] = make_options(url_of, limiter=self.limiter, **options)
+            conn = Connection(opts, **callbacks)
             self._attach(conn)
             self._stats[conn] = ConnStats(index)
             self.connections.append(conn)

@@ -71,6 +71,18 @@ def test_connections_go_round_a_list_of_urls(ws_server: ServerProcess) -> None:
         assert [conn.url for conn in fleet.connections] == urls * 2
 
 
+def test_options_are_checked_once_per_url_and_other_callbacks_pass_through(ws_server: ServerProcess) -> None:
+    urls = [ws_server.url("/a"), ws_server.url("/b")]
+    connected: list[geventws.Connection] = []
+    with geventws.Fleet(urls, 4, ping_interval=30, on_connect=connected.append) as fleet:
+        first, second, third, fourth = fleet.connections
+        assert first.options is third.options and second.options is fourth.options
+        assert first.options is not second.options
+        assert first.options.limiter is fleet.limiter and first.options.ping_interval == 30
+        assert fleet.open(timeout=WAIT).all_open
+        assert sorted(map(id, connected)) == sorted(map(id, fleet.connections))
+
+
 def test_refused_upgrades_and_ports_are_reported_not_waited_for(raw_server: RawServerFactory) -> None:
     served = 0
 

@@ -54,3 +54,18 @@ def test_connections_share_their_options() -> None:
     a, b = Connection(ws_url, ping_interval=5), Connection(ws_url, ping_interval=5)
     assert a.options is b.options
     assert Connection(ws_url, ping_interval=6).options is not a.options
+
+
+def test_a_connection_made_from_options_shares_them_as_they_are() -> None:
+    context = ssl.create_default_context()
+    checked = make_options("wss://127.0.0.1:9/", ssl_context=context, ping_interval=5, max_queue=3)
+    clone = Connection(checked, on_ping=lambda conn, payload: None)
+    assert clone.options is checked and clone.url == "wss://127.0.0.1:9/"
+    assert Connection(clone.options).options is checked
+    assert clone._inbox._maxsize == 3  # the options are used, not only kept
+
+
+def test_options_and_keyword_options_together_are_refused() -> None:
+    checked = make_options("ws://127.0.0.1:9/")
+    with pytest.raises(TypeError, match="ping_interval"):
+        Connection(checked, ping_interval=5)
