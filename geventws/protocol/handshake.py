@@ -257,15 +257,16 @@ def _parse_head(raw: bytes) -> tuple[int, str, Headers]:
     code, _, reason = rest.partition(" ")
     if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
         raise ValueError(f"bad status line {status_line!r}")
-    headers = Headers()
+    pairs = []
     for line in header_lines:
         if not line:
             continue
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip():
             raise ValueError(f"bad header line {line!r}")
-        headers.add(name, value.strip())
-    return int(code), sys.intern(reason), headers  # "Switching Protocols": one copy for all connections
+        pairs.append((name, value.strip()))
+    # "Switching Protocols": one copy for all connections
+    return int(code), sys.intern(reason), Headers.of_strings(pairs)
 
 
 def check_response(response: Response, key: str, subprotocols: Sequence[str] = ()) -> str | None:
@@ -291,15 +292,18 @@ def accept_upgrade(
 
     if response.status != 101:
         raise fail(f"server rejected WebSocket connection: HTTP {response.status} {response.reason}".rstrip())
-    if [v.strip().lower() for v in headers.get("Upgrade", "").split(",")] != ["websocket"]:
-        raise fail(f"invalid Upgrade header: {headers.get('Upgrade')!r}")
-    if "upgrade" not in [v.strip().lower() for v in headers.get("Connection", "").split(",")]:
-        raise fail(f"invalid Connection header: {headers.get('Connection')!r}")
-    accept = headers.get_all("Sec-WebSocket-Accept")
+    fields = headers.by_name()
+    upgrade = ", ".join(fields.get("upgrade", ()))
+    if [v.strip().lower() for v in upgrade.split(",")] != ["websocket"]:
+        raise fail(f"invalid Upgrade header: {upgrade or None!r}")
+    connection = ", ".join(fields.get("connection", ()))
+    if "upgrade" not in [v.strip().lower() for v in connection.split(",")]:
+        raise fail(f"invalid Connection header: {connection or None!r}")
+    accept = fields.get("sec-websocket-accept", [])
     if len(accept) != 1 or accept[0].strip() != accept_value(key):
         raise fail(f"invalid Sec-WebSocket-Accept header: {accept!r}")
-    params = _agreed_extensions(response, deflate)
-    chosen = headers.get_all("Sec-WebSocket-Protocol")
+    params = _agreed_extensions(response, fields.get("sec-websocket-extensions", []), deflate)
+    chosen = fields.get("sec-websocket-protocol")
     if not chosen:
         return Agreement(None, params)
     if len(chosen) > 1 or "," in chosen[0] or chosen[0] not in subprotocols:
@@ -307,9 +311,11 @@ def accept_upgrade(
     return Agreement(chosen[0], params)
 
 
-def _agreed_extensions(response: Response, deflate: DeflateOffer | None) -> DeflateParams | None:
-    """The permessage-deflate agreement, or ``None``; raises :class:`NegotiationError`."""
-    values = response.headers.get_all("Sec-WebSocket-Extensions")
+def _agreed_extensions(
+    response: Response, values: list[str], deflate: DeflateOffer | None
+) -> DeflateParams | None:
+    """The permessage-deflate agreement given the response's extension
+    ``values``, or ``None``; raises :class:`NegotiationError`."""
     if deflate is None:
         if values:
             msg = f"server chose an extension the client did not offer: {', '.join(values)!r}"

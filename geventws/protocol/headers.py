@@ -40,6 +40,25 @@ class Headers(MutableMapping[str, str]):
             for name, value in pairs:
                 self.add(name, value)
 
+    @classmethod
+    def of_strings(cls, pairs: list[tuple[str, str]]) -> Headers:
+        """Headers holding ``pairs`` (``(str, str)`` tuples: a parsed head), kept as given."""
+        headers = cls()
+        headers._items = pairs
+        return headers
+
+    def by_name(self) -> dict[str, list[str]]:
+        """Every value, by lower-case name: several lookups for one pass."""
+        values: dict[str, list[str]] = {}
+        for name, value in self._items:
+            key = name.lower()
+            found = values.get(key)
+            if found is None:
+                values[key] = [value]
+            else:
+                found.append(value)
+        return values
+
     def add(self, name: str, value: str) -> None:
         """Append one ``name: value`` pair, keeping any earlier ones."""
         self._items.append((str(name), str(value)))

@@ -15,7 +15,7 @@ import logging
 import os
 import socket as stdlib_socket
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import gevent.socket
@@ -112,14 +112,13 @@ def _connect_tcp(host: str, port: int, route: Route, label: str, timer: PhaseTim
         return _connect_first(infos, route, label)
 
 
-def _addresses(host: str, port: int) -> list[Any]:
+def _addresses(host: str, port: int) -> Sequence[Any]:
     """``getaddrinfo`` for a stream to ``host``. An IP address is converted in
     place (no lookup can block), not sent to gevent's resolver, whose default
     hands every call to a thread: that hop cost more than the rest of a
     loopback handshake."""
     if _is_ip_address(host):
-        # The C module's: never patched by gevent.monkey, and numeric-only here.
-        return _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM, 0, _socket.AI_NUMERICHOST)
+        return _numeric_addresses(host, port)
     return gevent.socket.getaddrinfo(host, port, 0, stdlib_socket.SOCK_STREAM)
 
 
@@ -132,7 +131,13 @@ def _is_ip_address(host: str) -> bool:
     return True
 
 
-def _connect_first(infos: list[Any], route: Route, label: str) -> gevent.socket.socket:
+@functools.lru_cache(maxsize=1024)  # a fleet connects to a few: the host's IDNA encoding is costly
+def _numeric_addresses(host: str, port: int) -> tuple[Any, ...]:
+    # The C module's: never patched by gevent.monkey, and numeric-only here.
+    return tuple(_socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM, 0, _socket.AI_NUMERICHOST))
+
+
+def _connect_first(infos: Sequence[Any], route: Route, label: str) -> gevent.socket.socket:
     """A socket connected to the first address of ``infos`` that accepts."""
     last: OSError | None = None
     for family, kind, proto, _, address in infos:

@@ -191,6 +191,12 @@ def test_check_response_accepts() -> None:
     lenient = good_head(RFC_KEY).replace(b"Upgrade: websocket", b"Upgrade: WebSocket")
     lenient = lenient.replace(b"Connection: Upgrade", b"Connection: keep-alive, upgrade")
     assert check_response(parse_response(lenient), RFC_KEY) is None
+    names = (b"Upgrade", b"Connection", b"Sec-WebSocket-Accept", b"Sec-WebSocket-Protocol")
+    for recase in (bytes.lower, bytes.upper):  # header names in any case
+        raw = good_head(RFC_KEY, "Sec-WebSocket-Protocol: v2")
+        for name in names:
+            raw = raw.replace(name + b":", recase(name) + b":")
+        assert check_response(parse_response(raw), RFC_KEY, ["v2"]) == "v2"
 
 
 def test_check_response_returns_the_offered_subprotocol() -> None:

@@ -30,6 +30,13 @@ def test_headers_repeated_names() -> None:
     assert headers.raw_items() == [("Set-Cookie", "a=1"), ("X-Other", "o"), ("set-cookie", "b=2")]
 
 
+def test_by_name_gathers_every_value_under_its_lower_case_name() -> None:
+    headers = Headers.of_strings([("Set-Cookie", "a=1"), ("X-Other", "o"), ("set-COOKIE", "b=2")])
+    assert headers.by_name() == {"set-cookie": ["a=1", "b=2"], "x-other": ["o"]}
+    assert headers.get_all("set-cookie") == ["a=1", "b=2"]  # the same answer, one name at a time
+    assert Headers().by_name() == {}
+
+
 def test_headers_set_and_delete_replace_every_value() -> None:
     headers = Headers([("A", "1"), ("a", "2"), ("B", "3")])
     headers["A"] = "9"
