@@ -40,7 +40,7 @@ from .runtime.pings import Pong
 from .runtime.registry import registry_for
 from .runtime.session import Session
 from .runtime.supervisor import Phase, Supervisor
-from .runtime.threads import HubThread, from_any_thread
+from .runtime.threads import HubThread, from_any_thread, thread_local
 from .sequential import Sequential
 
 if TYPE_CHECKING:
@@ -294,7 +294,6 @@ class Connection(Callbacks, Sequential, Observed):
 
     # -- sending ---------------------------------------------------------------
 
-    @from_any_thread
     def send(self, data: str | bytes) -> None:
         """Send one message.
 
@@ -310,6 +309,8 @@ class Connection(Callbacks, Sequential, Observed):
         Like every public method, it may be called from any greenlet and from
         other OS threads (the call is handed to the connection's hub).
         """
+        if getattr(thread_local, "hub_thread", None) is not self._hub_thread:  # from_any_thread, inlined
+            return self._hub_thread.call(self.send, data)
         message = message_for(data, self._options.websocket_type)
         first_try = True
         while True:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from .exceptions import ConnectionClosedOK
 from .runtime.inbox import Inbox
-from .runtime.threads import HubThread, from_any_thread
+from .runtime.threads import HubThread, thread_local
 
 __all__ = ["Sequential"]
 
@@ -30,7 +30,6 @@ class Sequential:
         """Close the connection (see :meth:`geventws.Connection.close`)."""
         raise NotImplementedError
 
-    @from_any_thread
     def recv(self, timeout: float | None = None) -> str | bytes:
         """The next message: ``str`` for text, ``bytes`` for binary.
 
@@ -39,6 +38,8 @@ class Sequential:
         inbox drained, :class:`ConcurrencyError` if another greenlet is
         already waiting, :class:`RuntimeError` when ``on_message`` is set.
         """
+        if getattr(thread_local, "hub_thread", None) is not self._hub_thread:  # from_any_thread, inlined
+            return self._hub_thread.call(self.recv, timeout)
         if self.on_message is not None:
             raise RuntimeError("recv() cannot be used when on_message is set")
         return self._inbox.get(timeout)

@@ -25,12 +25,16 @@ from gevent.monkey import get_original
 
 from ..exceptions import ConnectionClosed, closed_exception
 
-__all__ = ["HubThread", "from_any_thread"]
+__all__ = ["HubThread", "from_any_thread", "thread_local"]
 
 _allocate_lock: Callable[[], Any] = get_original("_thread", "allocate_lock")
 # A real thread-local, even in a monkey-patched process: a thread's values are
 # dropped when it ends, which is how the end of the owning thread is noticed.
 _thread_local: Any = get_original("_thread", "_local")()
+#: The calling thread's values: ``getattr(thread_local, "hub_thread", None)`` is its
+#: :class:`HubThread`, if it has one. The hottest methods (``send``, ``recv``)
+#: check it themselves, as :func:`from_any_thread` would, without its call.
+thread_local = _thread_local
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -12,6 +12,7 @@ from typing import Any
 import gevent
 import gevent.event
 import pytest
+from gevent._hub_local import get_hub_if_exists
 from gevent.monkey import get_original
 
 import geventws
@@ -212,3 +213,40 @@ def test_a_replaced_hub_gets_a_new_hub_thread() -> None:
     new.call(finished.set)
     assert gate.wait(WAIT)
     thread.join(WAIT)
+
+
+def test_send_and_recv_from_another_thread_are_run_by_the_hub(ws_server: ServerProcess) -> None:
+    """send() and recv() check the thread themselves (not through from_any_thread):
+    from a worker OS thread they are handed to the owner's hub, and their
+    results and errors come back to the worker."""
+    outcome: dict[str, Any] = {}
+    done = gevent.event.AsyncResult()  # set from the worker: gevent wakes the hub's waiter
+    writers: list[int] = []  # the thread that wrote each frame (the trace runs in the writer)
+
+    class Sink:
+        def write(self, line: str) -> None:
+            if "from the worker" in line and '"dir": "out"' in line:
+                writers.append(get_ident())
+
+    with geventws.connect(ws_server.url("/"), trace=Sink(), trace_payloads=True) as ws:
+
+        def worker() -> None:
+            try:
+                outcome["ident"] = get_ident()
+                ws.send("from the worker")
+                outcome["echo"] = ws.recv(timeout=WAIT)
+                try:
+                    ws.recv(timeout=0.01)
+                except TimeoutError as exc:
+                    outcome["timeout"] = exc
+                outcome["hub"] = get_hub_if_exists()  # a wait in this thread would have made one
+            finally:
+                done.set(True)
+
+        Thread(target=worker, daemon=True).start()
+        assert done.get(timeout=WAIT)
+    assert outcome["ident"] != get_ident()
+    assert outcome["echo"] == "from the worker"
+    assert isinstance(outcome["timeout"], TimeoutError)
+    assert outcome["hub"] is None
+    assert writers == [get_ident()]
