@@ -63,10 +63,10 @@ class Connection(Callbacks, Sequential, Observed):
     """A WebSocket client connection, Workerman's ``AsyncTcpConnection("ws://…")``.
 
     ``url`` is a ``ws://`` or ``wss://`` URL; the options are those of
-    :func:`geventws.options.make_options` (``headers``, ``ping_interval``,
+    :func:`geventws.protocol.options.make_options` (``headers``, ``ping_interval``,
     ``websocket_type``, ``ssl_context``, timeouts, limits…). Instead of a URL
     and options, ``url`` may be the :attr:`options` of another connection (or
-    of :func:`~geventws.options.make_options`): the new connection shares
+    of :func:`~geventws.protocol.options.make_options`): the new connection shares
     them, checked once for all (what :class:`~geventws.Fleet` does). The callbacks
     (``on_message``, ``on_error``…, listed in :class:`~geventws.callbacks.Callbacks`)
     may be passed as keyword arguments or assigned as attributes.

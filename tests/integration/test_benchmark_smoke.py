@@ -32,3 +32,13 @@ def test_quick_s1_for_geventws_prints_a_table() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| S1 sequential 32 B round trips (/s) |" in done.stdout
     assert "raw-asyncio" in done.stdout  # the fallback server served it
+
+
+def test_the_s1_anatomy_prints_both_placements_for_every_client() -> None:
+    command = [sys.executable, "-m", "benchmarks.s1_anatomy", "--trials", "1", "--n", "20", "--rounds", "1"]
+    done = subprocess.run([*command, "--raw-server"], cwd=ROOT, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "server: raw-asyncio" in done.stdout
+    for placement in ("cross-core", "same core"):
+        for kind in ("geventws", "wsclient", "raw-gevent"):
+            assert f"| {placement} | {kind} |" in done.stdout

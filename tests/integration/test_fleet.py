@@ -71,7 +71,7 @@ def test_connections_go_round_a_list_of_urls(ws_server: ServerProcess) -> None:
         assert [conn.url for conn in fleet.connections] == urls * 2
 
 
-def test_options_are_checked_once_per_url_and_other_callbacks_pass_through(ws_server: ServerProcess) -> None:
+def test_options_and_hooks_are_made_once_and_other_callbacks_pass_through(ws_server: ServerProcess) -> None:
     urls = [ws_server.url("/a"), ws_server.url("/b")]
     connected: list[geventws.Connection] = []
     with geventws.Fleet(urls, 4, ping_interval=30, on_connect=connected.append) as fleet:
@@ -79,6 +79,8 @@ def test_options_are_checked_once_per_url_and_other_callbacks_pass_through(ws_se
         assert first.options is third.options and second.options is fourth.options
         assert first.options is not second.options
         assert first.options.limiter is fleet.limiter and first.options.ping_interval == 30
+        for name in ("on_websocket_connect", "on_message", "on_error", "on_close", "on_give_up"):
+            assert getattr(first, name) is getattr(fourth, name)  # one bound method for all
         assert fleet.open(timeout=WAIT).all_open
         assert sorted(map(id, connected)) == sorted(map(id, fleet.connections))
 
