@@ -96,6 +96,13 @@ class ReadTurn:
             return  # cancelled meanwhile
         if handed is None:
             self._watcher.start(self)
+        elif gevent.getcurrent() is self._hub:
+            # The hub read (the watcher's callback): wake the loop from here, as
+            # gevent wakes any waiter. A callback would keep the handover alive
+            # until the hub's next turn; with thousands of connections read in
+            # one turn, the collector would promote them all to its oldest
+            # generation and run a full collection per burst of messages.
+            host.switch(handed)
         else:
             self._hub.loop.run_callback(host.switch, handed)
 

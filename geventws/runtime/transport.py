@@ -27,6 +27,7 @@ from ..protocol.writer import (
     frame_chunks,
     message_chunks,
 )
+from .bursts import bursts_for
 from .greenlets import spawn
 from .readturn import ReadTurn
 from .writebuffer import WriteBuffer, WriteProgress
@@ -76,10 +77,10 @@ class Transport:
 
     __slots__ = (
         "_burst",
+        "_bursts",
         "_closed",
         "_coalesced",
         "_drained",
-        "_loop",
         "_write_lock",
         "deflate",
         "sent_to",
@@ -98,7 +99,7 @@ class Transport:
         self.deflate: PerMessageDeflate | None = None
         #: Messages accepted (coalesced) that never reached the kernel whole: the stream died first.
         self.unwritten = 0
-        self._loop = gevent.get_hub().loop
+        self._bursts = bursts_for()
         self._burst = False  # a frame went out at once in this hub pass: the next ones coalesce
         self._coalesced: WriteBuffer | None = None  # while it exists, a write of it is due
         self._drained = False  # the last read took less than asked: the socket is likely empty
@@ -161,7 +162,7 @@ class Transport:
 
     def _start_burst(self) -> None:
         self._burst = True
-        self._loop.run_callback(self._end_burst)
+        self._bursts.add(self)
 
     def _coalesce(self, frame: bytes, opcode: int) -> bool:
         """Add ``frame`` to the write due at the end of this hub pass; whether it fit."""
