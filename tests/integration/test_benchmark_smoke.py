@@ -42,3 +42,13 @@ def test_the_s1_anatomy_prints_both_placements_for_every_client() -> None:
     for placement in ("cross-core", "same core"):
         for kind in ("geventws", "wsclient", "raw-gevent"):
             assert f"| {placement} | {kind} |" in done.stdout
+
+
+def test_the_fleet_scaling_prints_both_sizes_with_and_without_the_collector() -> None:
+    command = [sys.executable, "-m", "benchmarks.fleet_scaling", "--sizes", "20,40", "--raw-server"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for collector in ("on", "off"):
+        for size in (20, 40):
+            assert f"| {collector} | {size} | {size} |" in done.stdout  # every connection opened
+        assert f"collector {collector}, at 40 / at 20:" in done.stdout
