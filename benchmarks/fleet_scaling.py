@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 from benchmarks.measure import CLIENT_CORE, cpu_seconds, raise_fd_limit
+from benchmarks.run import EchoServer
 
 
 def child(urls: list[str], size: int, collector: bool) -> dict[str, Any]:
@@ -99,16 +100,9 @@ def main() -> None:
         urls, size, collector = args.child
         print("RESULT " + json.dumps(child(urls.split(","), int(size), collector == "on")), flush=True)
         return
-    flags = ["--addresses", "4", *(["--raw"] if args.raw_server else [])]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.server", *flags],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    server = EchoServer(args.raw_server, 4)
     try:
-        listening = server.stdout.readline().split()  # type: ignore[union-attr]
-        urls = ",".join(listening[2:])
+        urls = ",".join(server.urls)
         sizes = [int(size) for size in args.sizes.split(",")]
         rows: dict[tuple[str, int], dict[str, Any]] = {}
         for collector in ("on", "off"):
@@ -125,10 +119,9 @@ def main() -> None:
                 out = subprocess.run(command, capture_output=True, text=True, timeout=900).stdout
                 line = next(x for x in out.splitlines() if x.startswith("RESULT "))
                 rows[(collector, size)] = json.loads(line[7:])
-        report(rows, sizes, listening[1])
+        report(rows, sizes, server.kind)
     finally:
-        server.stdin.close()  # type: ignore[union-attr]
-        server.wait(30)
+        server.stop()
 
 
 def report(rows: dict[tuple[str, int], dict[str, Any]], sizes: list[int], server: str) -> None:

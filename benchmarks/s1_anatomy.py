@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.measure import CLIENT_CORE, SERVER_CORE
+from benchmarks.run import EchoServer
 
 KINDS = ("geventws", "wsclient", "raw-gevent")
 PLACEMENTS = {"cross-core": CLIENT_CORE, "same core": SERVER_CORE}
@@ -106,17 +107,10 @@ def main() -> None:
         kind, url, core = args.child
         child(kind, url, int(core), args.trials, args.n)
         return
-    flags = ["--addresses", "1", *(["--raw"] if args.raw_server else [])]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.server", *flags],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    server = EchoServer(args.raw_server, 1)
     try:
-        listening = server.stdout.readline().split()  # type: ignore[union-attr]
-        url = listening[2]
-        print(f"server: {listening[1]}")
+        url = server.urls[0]
+        print(f"server: {server.kind}")
         rows: dict[tuple[str, str], list[dict[str, float]]] = {}
         for _ in range(args.rounds):
             for placement, core in PLACEMENTS.items():
@@ -128,8 +122,7 @@ def main() -> None:
                     rows.setdefault((placement, kind), []).extend(json.loads(line[7:]))
         report(rows)
     finally:
-        server.stdin.close()  # type: ignore[union-attr]
-        server.wait(30)
+        server.stop()
 
 
 def report(rows: dict[tuple[str, str], list[dict[str, float]]]) -> None:

@@ -14,10 +14,9 @@ callback, in the order the bursts began.
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import Any, Protocol
 
-import gevent
+from .perhub import PerHub
 
 __all__ = ["BurstEnds", "bursts_for"]
 
@@ -55,13 +54,5 @@ class BurstEnds:
                 logger.exception("ending a write burst failed")
 
 
-_ends: weakref.WeakKeyDictionary[Any, BurstEnds] = weakref.WeakKeyDictionary()
-
-
-def bursts_for(hub: Any = None) -> BurstEnds:
-    """The burst ends of ``hub`` (default: the calling thread's hub)."""
-    hub = gevent.get_hub() if hub is None else hub
-    ends = _ends.get(hub)
-    if ends is None:
-        ends = _ends[hub] = BurstEnds(hub.loop)
-    return ends
+#: ``bursts_for(hub=None)``: the burst ends of ``hub`` (default: the calling thread's hub).
+bursts_for: PerHub[BurstEnds] = PerHub(lambda hub: BurstEnds(hub.loop))

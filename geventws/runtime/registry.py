@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, Generic, TypeVar
 
 import gevent
 import gevent.event
+
+from .perhub import PerHub
 
 __all__ = ["Registry", "registry_for"]
 
@@ -43,17 +44,7 @@ class Registry(Generic[T]):
         return self._empty.wait(timeout)
 
 
-_registries: weakref.WeakKeyDictionary[Any, Registry[Any]] = weakref.WeakKeyDictionary()
-
-
-def registry_for(hub: Any = None) -> Registry[Any]:
-    """The registry of ``hub`` (default: the calling thread's hub).
-
-    One per hub, since gevent objects belong to one thread: ``run_all()`` in a
-    thread waits for that thread's connections.
-    """
-    hub = gevent.get_hub() if hub is None else hub
-    registry = _registries.get(hub)
-    if registry is None:
-        registry = _registries[hub] = Registry()
-    return registry
+#: ``registry_for(hub=None)``: the registry of ``hub`` (default: the calling thread's
+#: hub). One per hub, since gevent objects belong to one thread: ``run_all()`` in a
+#: thread waits for that thread's connections.
+registry_for: PerHub[Registry[Any]] = PerHub(lambda hub: Registry())

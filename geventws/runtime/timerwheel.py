@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import logging
 import math
-import weakref
 from collections.abc import Callable
 from typing import Any
 
-import gevent
+from .perhub import PerHub
 
 __all__ = ["GRID", "LATE_SHARE", "TimerWheel", "WheelTimer", "wheel_for"]
 
@@ -150,13 +149,5 @@ class TimerWheel:
         return slot.add(timer)
 
 
-_wheels: weakref.WeakKeyDictionary[Any, TimerWheel] = weakref.WeakKeyDictionary()
-
-
-def wheel_for(hub: Any = None) -> TimerWheel:
-    """The timer wheel of ``hub`` (default: the calling thread's hub)."""
-    hub = gevent.get_hub() if hub is None else hub
-    wheel = _wheels.get(hub)
-    if wheel is None:
-        wheel = _wheels[hub] = TimerWheel(hub.loop)
-    return wheel
+#: ``wheel_for(hub=None)``: the timer wheel of ``hub`` (default: the calling thread's hub).
+wheel_for: PerHub[TimerWheel] = PerHub(lambda hub: TimerWheel(hub.loop))

@@ -49,15 +49,12 @@ class RecordingWheel(timerwheel.TimerWheel):
 def small_grid() -> Iterator[RecordingWheel]:
     """This hub's wheel, replaced for the test."""
     hub = gevent.get_hub()
-    before = timerwheel._wheels.get(hub)
-    wheel = timerwheel._wheels[hub] = RecordingWheel(hub.loop)
+    wheel = RecordingWheel(hub.loop)
+    before = timerwheel.wheel_for.replace(hub, wheel)
     try:
         yield wheel
     finally:
-        if before is None:
-            del timerwheel._wheels[hub]
-        else:
-            timerwheel._wheels[hub] = before
+        timerwheel.wheel_for.replace(hub, before)
 
 
 def test_pings_share_slots_and_stay_on_time(ws_server: ServerProcess, small_grid: RecordingWheel) -> None:

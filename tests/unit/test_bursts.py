@@ -10,6 +10,7 @@ import gevent.event
 import pytest
 
 from geventws.runtime.bursts import BurstEnds, bursts_for
+from geventws.runtime.perhub import PerHub
 from geventws.runtime.readturn import ReadTurn
 
 pytestmark = pytest.mark.timeout(20)
@@ -112,3 +113,12 @@ def test_a_hub_read_wakes_the_receive_loop_at_once_and_a_guest_read_at_the_next_
     turn.cancel()
     loop.join(5)
     assert woken[-1] is None and loop.dead
+
+
+def test_a_per_hub_object_is_made_once_per_hub_and_can_be_replaced() -> None:
+    made: list[object] = []
+    per_hub = PerHub(lambda hub: made.append(hub) or len(made))
+    hub = gevent.get_hub()
+    assert per_hub() == per_hub(hub) == 1 and made == [hub]
+    assert per_hub.replace(hub, 7) == 1 and per_hub() == 7
+    assert per_hub.replace(hub, None) == 7 and per_hub() == 2  # forgotten: made again
