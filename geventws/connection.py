@@ -15,7 +15,6 @@ once per attempt.
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -39,7 +38,7 @@ from .runtime.outbox import Outbox, message_for
 from .runtime.pings import Pong
 from .runtime.registry import registry_for
 from .runtime.session import Session
-from .runtime.supervisor import Phase, Supervisor
+from .runtime.supervisor import Phase, Supervisor, supervisor_name
 from .runtime.threads import HubThread, from_any_thread, thread_local
 from .sequential import Sequential
 
@@ -51,12 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "Pong"]
 
 logger = logging.getLogger("geventws")
-
-
-@functools.lru_cache(maxsize=256)
-def _supervisor_name(url: str) -> str:
-    # One string for the connections to one URL (a Fleet opens thousands).
-    return f"geventws-supervisor {url}"
 
 
 class Connection(Callbacks, Sequential, Observed):
@@ -98,12 +91,7 @@ class Connection(Callbacks, Sequential, Observed):
         for name in CALLBACKS:
             if arguments[name] is not None:  # else the class default, None
                 setattr(self, name, arguments[name])
-        if isinstance(url, Options):
-            if options:
-                raise TypeError(f"options given twice: {', '.join(sorted(options))} and an Options")
-            opts = self._options = url
-        else:
-            opts = self._options = options_for(url, options)  # shared by equal plain options
+        opts = self._options = options_for(url, options)  # shared by equal plain options
         self._hub_thread = HubThread()
         self._uri: WebSocketURI | None = opts.uri  # the URL of the current attempt
         self._log = ConnectionLog(logger, str(opts.uri) if opts.uri else "<url callable>")
@@ -132,7 +120,7 @@ class Connection(Callbacks, Sequential, Observed):
             self,
             backoff=reconnect.start() if reconnect is not None else None,
             log=self._log,
-            name=_supervisor_name(self._log.url),
+            name=supervisor_name(self._log.url),
         )
 
     # -- properties ----------------------------------------------------------

@@ -167,25 +167,21 @@ class Fleet:
         self._stats: dict[Connection, ConnStats] = {}
         #: The connections, in the order they were created.
         self.connections: list[Connection] = []
-        callbacks = {name: options.pop(name) for name in CALLBACKS if name in options}
-        # Bound once: the same method objects for every connection.
-        on_open, on_message, on_error = self._on_open, self._on_message, self._on_error
-        on_close, on_give_up = self._on_close, self._on_give_up
+        callbacks: dict[str, Any] = {name: options.pop(name) for name in CALLBACKS if name in options}
+        callbacks.update(  # the fleet's own, bound once: the same method objects for every connection
+            on_websocket_connect=self._on_open,
+            on_message=self._on_message,
+            on_error=self._on_error,
+            on_close=self._on_close,
+            on_give_up=self._on_give_up,
+        )
         shared: dict[str, Options] = {}  # checked once per URL, shared by its connections
         for index in range(count):
             url_of = urls[index % len(urls)]
             opts = shared.get(url_of)
             if opts is None:
                 opts = shared[url_of] = make_options(url_of, limiter=self.limiter, **options)
-            conn = Connection(
-                opts,
-                on_websocket_connect=on_open,
-                on_message=on_message,
-                on_error=on_error,
-                on_close=on_close,
-                on_give_up=on_give_up,
-                **callbacks,
-            )
+            conn = Connection(opts, **callbacks)
             self._stats[conn] = ConnStats(index)
             self.connections.append(conn)
         self._waiting: set[int] = set()  # indices open() still waits for

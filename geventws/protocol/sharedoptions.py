@@ -23,8 +23,13 @@ __all__ = ["options_for"]
 _PLAIN = frozenset({type(None), bool, int, float, str})
 
 
-def options_for(url: URLLike, options: Mapping[str, Any]) -> Options:
-    """``make_options(url, **options)``, shared when every argument is plain."""
+def options_for(url: URLLike | Options, options: Mapping[str, Any]) -> Options:
+    """``make_options(url, **options)``, shared when every argument is plain;
+    ``url`` itself when it is an :class:`Options` (then ``options`` must be empty)."""
+    if isinstance(url, Options):
+        if options:
+            raise TypeError(f"options given twice: {', '.join(sorted(options))} and an Options")
+        return url
     if type(url) is str:
         key = _plain_key(options)
         if key is not None:

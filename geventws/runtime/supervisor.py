@@ -11,6 +11,7 @@ wall clock. One greenlet runs the loop while the connection is not finished.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -24,9 +25,16 @@ from ..exceptions import WebSocketError
 from ..protocol.backoff import Backoff
 from .greenlets import spawn
 
-__all__ = ["Phase", "Supervisor", "SupervisorOwner"]
+__all__ = ["Phase", "Supervisor", "SupervisorOwner", "supervisor_name"]
 
 logger = logging.getLogger("geventws")
+
+
+@functools.lru_cache(maxsize=256)
+def supervisor_name(url: str) -> str:
+    """The supervisor greenlet's name: one string for the connections to one URL
+    (a Fleet opens thousands)."""
+    return f"geventws-supervisor {url}"
 
 
 class Phase(enum.Enum):

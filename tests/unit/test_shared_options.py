@@ -69,3 +69,4 @@ def test_options_and_keyword_options_together_are_refused() -> None:
     checked = make_options("ws://127.0.0.1:9/")
     with pytest.raises(TypeError, match="ping_interval"):
         Connection(checked, ping_interval=5)
+    assert options_for(checked, {}) is checked
