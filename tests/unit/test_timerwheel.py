@@ -21,6 +21,13 @@ def wheel() -> TimerWheel:
     return TimerWheel(gevent.get_hub().loop, grid=GRID, late_share=LATE)
 
 
+def into_slot(w: TimerWheel, index: int) -> float:
+    """The delay that makes a timer due in the slot ``index`` of ``w``, from the loop's
+    time now (which may have moved on since that slot was made: a fixed delay could
+    then fall in the next slot)."""
+    return (index - 0.5) * GRID - w.loop.now()
+
+
 def test_long_timers_due_in_one_slot_share_one_wake_up_and_are_never_early() -> None:
     w = wheel()
     loop = w.loop
@@ -43,8 +50,8 @@ def test_long_timers_due_in_one_slot_share_one_wake_up_and_are_never_early() -> 
 def test_a_cancelled_timer_never_runs_and_an_empty_slot_stops_its_wake_up() -> None:
     w = wheel()
     ran: list[str] = []
-    first = w.call_later(0.1, lambda: ran.append("first"))
-    second = w.call_later(0.1, lambda: ran.append("second"))
+    first = w.call_later(0.2, lambda: ran.append("first"))
+    second = w.call_later(into_slot(w, next(iter(w.slots))), lambda: ran.append("second"))
     assert len(w.slots) == 1
     first.cancel()
     assert len(w.slots) == 1  # the second still needs it
@@ -52,7 +59,7 @@ def test_a_cancelled_timer_never_runs_and_an_empty_slot_stops_its_wake_up() -> N
     assert not w.slots  # no timer left: the libev timer is stopped and closed
     second.cancel()  # twice: a no-op
     done = gevent.event.Event()
-    kept = w.call_later(0.15, lambda: (ran.append("kept"), done.set()))  # due after the cancelled ones
+    kept = w.call_later(0.3, lambda: (ran.append("kept"), done.set()))  # due after the cancelled ones
     assert done.wait(5)
     assert ran == ["kept"] and kept.callback is None
     kept.cancel()  # after it ran: a no-op
@@ -119,10 +126,11 @@ def test_a_timer_armed_again_into_its_own_slot_runs_once() -> None:
     w = wheel()
     ran: list[str] = []
     done = gevent.event.Event()
-    keeper = w.call_later(0.1, lambda: done.set())  # keeps the slot armed across the cancel
-    timer = w.call_later(0.1, lambda: ran.append("old"))
-    w.call_later(0.1, lambda: ran.append("new"), timer)
-    assert len(w.slots) == 1 and w.slots[next(iter(w.slots))]._live == 2
+    keeper = w.call_later(0.2, lambda: done.set())  # keeps the slot armed across the cancel
+    index = next(iter(w.slots))
+    timer = w.call_later(into_slot(w, index), lambda: ran.append("old"))
+    w.call_later(into_slot(w, index), lambda: ran.append("new"), timer)
+    assert list(w.slots) == [index] and w.slots[index]._live == 2
     assert done.wait(5)
     assert ran == ["new"] and keeper.callback is None and not w.slots
 
