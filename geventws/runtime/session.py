@@ -48,7 +48,7 @@ from .pings import PingTracker
 from .pings import Pong as PongWaiter
 from .readclock import ReadingClock
 from .receiveloop import READ_MIN, ReceiveLoop
-from .transport import Transport, WriteProgress
+from .transport import SETTLE_TIMEOUT, Transport, WriteProgress
 
 __all__ = ["Session"]
 
@@ -375,6 +375,8 @@ class Session(ReceiveLoop):
                 self._close_timer.stop()
             if self.transport is not None:
                 self.transport.abort()
+                if not self.transport.settle():
+                    self._log.warning("a write still ran %.0f s after the stream closed", SETTLE_TIMEOUT)
                 self._report_unwritten(self.transport)
             self.ended = True
         if self._keepalive is not None:

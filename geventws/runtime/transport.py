@@ -36,6 +36,10 @@ __all__ = ["Transport", "WriteProgress"]  # WriteProgress: for the callers of se
 
 logger = logging.getLogger("geventws")
 
+#: The most :meth:`Transport.settle` waits: writes fail at once on an aborted
+#: stream, so reaching it means something holds the write lock it should not.
+SETTLE_TIMEOUT = 5.0
+
 
 class FrameSink(Protocol):
     """What a transport tells of each frame it wrote (the counters, or the observer with a trace)."""
@@ -379,6 +383,19 @@ class Transport:
             return None
         self._drained = len(data) < size
         return data
+
+    def settle(self, timeout: float = SETTLE_TIMEOUT) -> bool:
+        """After :meth:`abort`: wait until no write is in progress, so that
+        :attr:`unwritten` counts every accepted message the stream never took
+        (a helper greenlet finishing a burst notices the closed socket only at
+        its next turn); whether it settled within ``timeout`` seconds. Every
+        write fails fast on the closed socket, so this returns at once or after
+        a few turns of the hub."""
+        lock = self._write_lock
+        if not lock.acquire(timeout=timeout):
+            return False
+        lock.release()
+        return True
 
     def abort(self) -> None:
         """Close the stream at once; blocked readers and writers get an error."""
