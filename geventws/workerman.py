@@ -30,6 +30,12 @@ When the attributes are read, as in PHP:
   first :meth:`AsyncTcpConnection.connect` (or ``send()`` before it) and at a
   ``connect()`` after the connection finished; ``reConnect()`` keeps them.
 
+``Worker.runAll()`` runs, like a Workerman worker's event loop, until SIGINT,
+SIGTERM or ``Worker.stopAll()``, also once no connection is left (closed for
+good, e.g. ``close()`` with no ``reConnect`` in ``onClose``); then it returns
+and the script exits with status 0. (``geventws.run_all()`` instead returns as
+soon as no connection is left.)
+
 Everything else in geventws is snake_case; only this module speaks Workerman.
 """
 
@@ -280,9 +286,13 @@ class Worker:
     def runAll(cls) -> None:
         """Call every worker's ``onWorkerStart``, then run until SIGINT, SIGTERM or :meth:`stopAll`.
 
-        Then every connection is closed for good (code 1001, later
-        ``reConnect()`` calls are ignored), ``onWorkerStop`` runs, and
-        ``runAll()`` returns: a script that ends there exits with status 0.
+        Like Workerman's event loop, it keeps running when no connection is
+        left (all closed for good, or none opened yet): a timer or another
+        greenlet may still open one. Then every connection is closed for good
+        (code 1001, later ``reConnect()`` calls are ignored), ``onWorkerStop``
+        runs, and ``runAll()`` returns: a script that ends there exits with
+        status 0. Signals are only handled in the main thread; elsewhere only
+        :meth:`stopAll` ends it.
         """
         workers, cls._workers = list(cls._workers), []
         stopping = cls._stopping = gevent.event.Event()
@@ -290,7 +300,7 @@ class Worker:
         try:
             for worker in workers:
                 _call_with_worker(worker.onWorkerStart, worker)
-            stopping.wait()
+            _wait_until_stopped(stopping)
         finally:
             restore()
             cls._stopping = None
@@ -306,6 +316,23 @@ class Worker:
             cls._stopping.set()
         else:
             stop_all()
+
+
+#: Seconds between the idle wake-ups of ``runAll()`` (see :func:`_wait_until_stopped`).
+_IDLE_TICK = 3600.0
+
+
+def _wait_until_stopped(stopping: gevent.event.Event) -> None:
+    """Wait for ``stopping``, even when nothing else keeps the hub busy.
+
+    gevent's signal watchers do not keep its loop alive, so with no
+    connection left a plain ``stopping.wait()`` raises ``LoopExit``. The
+    timer of a bounded wait does keep it alive (as the idle timer
+    Workerman's ``Worker`` adds so that its loop never runs dry), and a
+    signal still ends the wait at once.
+    """
+    while not stopping.wait(_IDLE_TICK):
+        pass
 
 
 def _call_with_worker(callback: Callable[..., object] | None, worker: Worker) -> None:

@@ -24,7 +24,8 @@ What reaches Locust's statistics (type, name):
 - ``WSCONN``, ``connection error``: errors after the handshake (connection
   lost, ping timeout, protocol error...).
 - ``WS``, *name*: round trips of :meth:`~WebSocketUser.request` and waits of
-  :meth:`~WebSocketUser.expect`; a timeout or a closed connection is a failure.
+  :meth:`~WebSocketUser.expect`; a timeout, a closed connection or a failed
+  send is a failure (a failed send is also one under ``WSS``).
 - ``WSS`` / ``WSR``, *name*: every message sent / received, with its size in
   bytes (no response time), when :attr:`~WebSocketUser.count_messages` is
   true. Replies count under their request's name, other messages under
@@ -205,14 +206,18 @@ class WebSocketUser(User):
         """
         if not self.ws_connect():
             return False
+        return self._send_opened(data, name) is None
+
+    def _send_opened(self, data: Message, name: str) -> WebSocketError | None:
+        """Send on the connection :meth:`ws_connect` opened, counted as ``WSS``; the failure if any."""
         try:
             self.ws.send(data)
         except WebSocketError as exc:
             self._fire("WSS", name, None, _size(data), exc)
-            return False
+            return exc
         if self.count_messages:
             self._fire("WSS", name, None, _size(data))
-        return True
+        return None
 
     def request(
         self,
@@ -225,8 +230,9 @@ class WebSocketUser(User):
         """Send ``data`` and wait for the reply ``match`` accepts (default: the next message).
 
         Recorded as ``WS``/``name`` with the round-trip time and the reply's
-        size; no reply within ``timeout`` (default :attr:`request_timeout`) or
-        a closed connection is a failure. Returns the reply, or ``None`` on failure.
+        size; no reply within ``timeout`` (default :attr:`request_timeout`), a
+        closed connection or a failed send is a failure (a failed send also
+        counts under ``WSS``/``name``). Returns the reply, or ``None`` on failure.
         """
         if not self.ws_connect():
             return None
@@ -234,7 +240,11 @@ class WebSocketUser(User):
         self._waiters.append(waiter)
         started = time.perf_counter()
         try:
-            if not self.send(data, name):
+            # Not send(): it would reopen a connection that closed since, and
+            # its failure would miss this request's entry.
+            failure = self._send_opened(data, name)
+            if failure is not None:
+                self._fire("WS", name, (time.perf_counter() - started) * 1000, 0, failure)
                 return None
             return self._wait(waiter, name, started, timeout)
         finally:

@@ -548,6 +548,54 @@ def test_run_all_closes_with_1001_on_signal(ws_server: ServerProcess, signum: si
     assert out == "closed 1001 True\n", err
 
 
+RUN_ALL_ENDS_SCRIPT = """
+import sys
+
+if sys.argv[2] == "patched":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import gevent
+
+import geventws
+
+if sys.argv[3] == "close":  # the only connection is closed for good while run_all() waits
+    conn = geventws.Connection(sys.argv[1], ping_interval=None)
+    conn.on_websocket_connect = lambda c, r: gevent.spawn_later(0.05, c.close)
+    conn.on_close = lambda c: print("closed", flush=True)
+    conn.connect()
+geventws.run_all()
+print("returned", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("patching", "scenario", "out"),
+    [
+        ("unpatched", "close", "closed\nreturned\n"),
+        ("patched", "close", "closed\nreturned\n"),
+        ("unpatched", "none", "returned\n"),
+        ("patched", "none", "returned\n"),
+    ],
+)
+def test_run_all_returns_without_loop_exit_when_nothing_is_left(
+    ws_server: ServerProcess, patching: str, scenario: str, out: str
+) -> None:
+    # Out of pytest's process: there a test's gevent.Timeout would keep the loop
+    # alive and hide a LoopExit ("This operation would block forever").
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_ALL_ENDS_SCRIPT, ws_server.url("/"), patching, scenario],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20 * UNIT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "LoopExit" not in proc.stderr, proc.stderr
+    assert proc.stdout == out, proc.stderr
+
+
 # -- 11. exceptions in callbacks ------------------------------------------------------------
 
 

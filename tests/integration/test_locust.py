@@ -1,8 +1,9 @@
 """Issue 12, "Locust": geventws.contrib.locust run by Locust itself, headless, in subprocesses.
 
 Locust is never imported here (importing it monkey-patches the process);
-each test runs ``locust`` against the ``websockets`` echo server and reads
-the statistics Locust wrote as CSV. Skipped when locust is not installed
+each test runs Locust in a subprocess against the ``websockets`` echo server:
+the ``locust`` command, reading the statistics it wrote as CSV, or a script
+on Locust's ``Environment`` that prints them. Skipped when locust is not installed
 (CI installs the extra: ``pip install -e ".[test,locust]"``).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
@@ -199,3 +201,62 @@ def test_a_closed_connection_is_reopened_at_the_next_request(
         (row["Method"], row["Name"]) == ("WSCONN", "connection error") and "SEND_FAIL (2)" in row["Error"]
         for row in others
     ), others
+
+
+SEND_FAILS_SCRIPT = """
+import json
+import sys
+
+from locust.env import Environment
+
+from geventws.contrib.locust import WebSocketUser
+
+
+class ClosingUser(WebSocketUser):
+    host = sys.argv[1]
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        opened = self.ws.on_websocket_connect
+
+        def open_then_close(conn, response):
+            opened(conn, response)
+            conn.close()  # in the connection's greenlet: only starts the close
+
+        # Closing by the time request() sends, which then fails.
+        self.ws.on_websocket_connect = open_then_close
+
+
+env = Environment(user_classes=[ClosingUser])
+env.create_local_runner()  # what listens to the request events and fills env.stats
+reply = ClosingUser(env).request("hello", name="echo")
+entries = {
+    f"{method} {name}": [entry.num_requests, entry.num_failures]
+    for (name, method), entry in env.stats.entries.items()
+}
+errors = sorted(f"{error.method} {error.name}: {error.error}" for error in env.stats.errors.values())
+print(json.dumps({"reply": reply, "entries": entries, "errors": errors}))
+"""
+
+
+def test_a_request_whose_send_fails_is_a_failed_request(ws_server: ServerProcess, tmp_path: Path) -> None:
+    # Regression: only the WSS (message) entry recorded the failed send; the
+    # request's own WS entry, the one people watch, recorded nothing.
+    script = tmp_path / "send_fails.py"
+    script.write_text(SEND_FAILS_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, str(script), ws_server.url("/")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["reply"] is None
+    entries = result["entries"]
+    assert entries["WSS echo"] == [1, 1]  # the send did fail (the scenario happened)
+    assert entries.get("WS echo") == [1, 1]  # and the request counts it, once
+    assert entries["WSCONN connect"] == [1, 0]  # opened once: no reopening for the send
+    ws_errors = [e for e in result["errors"] if e.startswith("WS echo: ")]
+    assert len(ws_errors) == 1 and "connection closed" in ws_errors[0], result["errors"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import select
 import signal
 import socket
 import ssl
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -28,6 +30,8 @@ from tests.rawserver import BINARY, CLOSE, PING, PONG, TEXT, Peer, RawServer
 from tests.support import UNIT, WAIT, Recorder
 
 RawServerFactory = Callable[..., RawServer]
+#: A bounded negative wait: long enough to see that something does not happen.
+QUIET = 0.3 * UNIT
 SEED_HEADERS = {"Cookie": "PHPSID=82u98fjhakfusuanfnahfi; token=2hf9a929jhfihaf9i", "OtherKey": "values"}
 
 
@@ -312,3 +316,81 @@ def test_transport_ssl_makes_ws_wss(wss_server: ServerProcess, client_ssl_contex
     assert rec.wait_for(lambda: rec.messages() == ["over tls"])
     assert conn.connection is not None and conn.connection.url.startswith("wss://")
     conn.close()
+
+
+RUN_ALL_SCRIPT = """
+import sys
+
+if sys.argv[2] == "patched":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import gevent
+
+from geventws.workerman import AsyncTcpConnection, Worker
+
+worker = Worker()
+
+
+def on_worker_start():
+    if sys.argv[3] == "none":  # no connection at all: only a signal ends runAll()
+        print("started", flush=True)
+        return
+    conn = AsyncTcpConnection(sys.argv[1])
+    conn.onWebSocketConnect = lambda c, response: gevent.spawn_later(0.05, c.close)
+    conn.onClose = lambda c: print("closed", flush=True)  # no reConnect: closed for good
+    conn.connect()
+
+
+worker.onWorkerStart = on_worker_start
+worker.onWorkerStop = lambda: print("stop", flush=True)
+Worker.runAll()
+print("returned", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("patching", "scenario", "ready"),
+    [
+        ("unpatched", "close", "closed"),
+        ("patched", "close", "closed"),
+        ("unpatched", "none", "started"),
+    ],
+)
+def test_run_all_keeps_running_with_no_connection_left_until_sigterm(
+    ws_server: ServerProcess, tmp_path: Path, patching: str, scenario: str, ready: str
+) -> None:
+    # Regression: runAll() ended in gevent's LoopExit ("This operation would block
+    # forever", status 1) once the only connection was closed for good, or at once
+    # with none: gevent's signal watchers do not keep its loop alive.
+    script = tmp_path / "run_all.py"
+    script.write_text(RUN_ALL_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), ws_server.url("/"), patching, scenario],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready_fds, _, _ = select.select([proc.stdout], [], [], 20 * UNIT)
+        assert ready_fds, "the script printed nothing"
+        assert proc.stdout.readline() == f"{ready}\n"
+        try:  # like a Workerman worker, it keeps running with nothing left to run
+            proc.wait(QUIET)
+        except subprocess.TimeoutExpired:
+            pass
+        else:
+            assert proc.stderr is not None
+            pytest.fail(f"runAll() ended by itself (status {proc.returncode}): {proc.stderr.read()}")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20 * UNIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "LoopExit" not in err, err
+    assert out == "stop\nreturned\n", err
