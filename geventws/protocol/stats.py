@@ -156,9 +156,9 @@ class Counters:
         else:
             self._bytes_in += len(message)
 
-    def sent(self, opcode: int, payload: Sized, fin: bool = True) -> None:
-        """A frame was written (what ``Transport.sent_to`` is told);
-        only data frames count."""
+    def sent(self, opcode: int, payload: Sized, fin: bool = True, wire: object = None) -> None:
+        """A frame was written (what ``Transport.sent_to`` is told); only data
+        frames count, with the message's size (``wire``, the compressed form, is not counted)."""
         if opcode in _DATA_OPCODES:
             self._bytes_out += len(payload)
             if opcode != OP_CONT:

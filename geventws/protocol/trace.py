@@ -65,7 +65,7 @@ def frame_record(
         record.update(_close_fields(head))
     if payloads:
         shown = bytes(head[:PAYLOAD_LIMIT])
-        if opcode == OP_TEXT:
+        if opcode == OP_TEXT and not rsv:  # compressed text is bytes on the wire
             record["payload"] = shown.decode("utf-8", "replace")
         else:
             record["payload_hex"] = shown.hex()

@@ -52,6 +52,8 @@ __all__ = [
     "frame_chunks",
     "mask",
     "mask_python",
+    "WireForm",
+    "compress_message",
     "message_chunks",
     "new_mask_key",
 ]
@@ -270,10 +272,20 @@ def message_chunks(
     :func:`frame_chunks`, compressed by ``compressor`` (RSV1 set) when it
     chooses to. Compresses at once: call it where the compressor's order must
     be the wire order (under the write lock)."""
+    rsv1, data = compress_message(opcode, payload, compressor)
+    return frame_chunks(opcode, data, chunk_size=chunk_size, rsv1=rsv1)
+
+
+#: A message as it went out when that differs from its payload: ``(rsv1, compressed payload)``.
+WireForm = tuple[bool, Payload]
+
+
+def compress_message(opcode: int, payload: Payload, compressor: Compressor) -> WireForm:
+    """``(rsv1, payload on the wire)`` of a whole text or binary message, as
+    ``compressor`` chooses; compresses at once (see :func:`message_chunks`)."""
     if opcode not in (OP_TEXT, OP_BINARY):
         raise ValueError(f"only text and binary messages are compressed, not opcode {opcode!r}")
-    rsv1, data = compressor.encode_message(_as_bytes(payload))
-    return frame_chunks(opcode, data, chunk_size=chunk_size, rsv1=rsv1)
+    return compressor.encode_message(_as_bytes(payload))
 
 
 def _chunks(header: bytes, view: memoryview, key: bytes, chunk_size: int) -> Iterator[bytes]:

@@ -16,7 +16,7 @@ from typing import Any
 from ..protocol.codes import ErrorCode
 from ..protocol.options import Options
 from ..protocol.stats import ConnectTimings, Counters, Stats
-from ..protocol.writer import Payload
+from ..protocol.writer import Payload, WireForm
 from .timings import PhaseTimer
 from .trace import Tracer
 from .transport import Transport
@@ -68,11 +68,11 @@ class Observer:
         # The counters themselves when there is no trace: one call per frame.
         transport.sent_to = self.counters if self.tracer is None else self
 
-    def sent(self, opcode: int, payload: Payload, fin: bool) -> None:
-        """A frame was written whole: count it and trace it."""
+    def sent(self, opcode: int, payload: Payload, fin: bool, wire: WireForm | None = None) -> None:
+        """A frame was written whole: count it and trace it (as ``wire`` says it went out)."""
         self.counters.sent(opcode, payload)
         if self.tracer is not None:
-            self.tracer.sent(opcode, payload, fin)
+            self.tracer.sent(opcode, payload, fin, wire)
 
     def ended(self) -> None:
         """The attempt is over."""

@@ -10,8 +10,9 @@ import logging
 import time
 from typing import Any
 
+from ..protocol.extensions.rsv import RSV1
 from ..protocol.trace import PAYLOAD_LIMIT, FrameSniffer, format_record, frame_record
-from ..protocol.writer import Payload
+from ..protocol.writer import Payload, WireForm
 
 __all__ = ["Tracer"]
 
@@ -38,10 +39,18 @@ class Tracer:
         for opcode, fin, rsv, length, head in self._sniffer.feed(data):
             self._emit(frame_record("in", opcode, fin, length, head, rsv=rsv, payloads=self._payloads))
 
-    def sent(self, opcode: int, payload: Payload, fin: bool) -> None:
-        """A frame was written."""
+    def sent(self, opcode: int, payload: Payload, fin: bool, wire: WireForm | None = None) -> None:
+        """A frame was written: traced as it went out (``wire``: ``(rsv1,
+        compressed payload)``, with the length before compression as an extra field)."""
+        rsv = 0
+        message_length = len(payload)
+        if wire is not None:
+            rsv, payload = (RSV1 >> 4 if wire[0] else 0), wire[1]
         head = bytes(payload[: max(PAYLOAD_LIMIT, 125)])
-        self._emit(frame_record("out", opcode, fin, len(payload), head, payloads=self._payloads))
+        record = frame_record("out", opcode, fin, len(payload), head, rsv=rsv, payloads=self._payloads)
+        if wire is not None:
+            record["uncompressed_length"] = message_length
+        self._emit(record)
 
     def _emit(self, record: dict[str, Any]) -> None:
         sink = self._sink

@@ -22,10 +22,11 @@ from ..protocol.writer import (
     OP_BINARY,
     OP_TEXT,
     Payload,
+    WireForm,
+    compress_message,
     encode_frame,
     encode_small_frame,
     frame_chunks,
-    message_chunks,
 )
 from .bursts import bursts_for
 from .greenlets import spawn
@@ -44,8 +45,9 @@ SETTLE_TIMEOUT = 5.0
 class FrameSink(Protocol):
     """What a transport tells of each frame it wrote (the counters, or the observer with a trace)."""
 
-    def sent(self, opcode: int, payload: Payload, fin: bool) -> None:
-        """A frame was written whole."""
+    def sent(self, opcode: int, payload: Payload, fin: bool, wire: WireForm | None = None) -> None:
+        """A frame was written whole; ``wire``: ``(rsv1, payload on the wire)``
+        when that differs from the message's ``payload`` (compressed)."""
 
 
 class Transport:
@@ -128,8 +130,18 @@ class Transport:
         """
         deflate = self.deflate
         if deflate is not None and fin and opcode in (OP_TEXT, OP_BINARY):
-            self._write_whole(lambda: message_chunks(opcode, payload, deflate), progress, commit=True)
-        elif not self._send_at_once(opcode, payload, fin, progress):
+            wire: list[WireForm] = []  # what went out: the trace shows that
+
+            def compressed() -> Iterator[bytes]:
+                rsv1, data = compress_message(opcode, payload, deflate)
+                wire.append((rsv1, data))
+                return frame_chunks(opcode, data, rsv1=rsv1)
+
+            self._write_whole(compressed, progress, commit=True)
+            if self.sent_to is not None:
+                self.sent_to.sent(opcode, payload, fin, wire[0] if wire[0][0] else None)
+            return
+        if not self._send_at_once(opcode, payload, fin, progress):
             pieces = frame_chunks(opcode, payload, fin)
             self._write_whole(lambda: pieces, progress)
             if not self._burst and type(self.sock) is not gevent.socket.socket:

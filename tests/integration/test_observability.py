@@ -251,6 +251,26 @@ def test_trace_payloads_when_asked_truncated(ws_server: ServerProcess) -> None:
     assert all(r["truncated"] and r["payload"] == "z" * 128 for r in long)
 
 
+def test_trace_shows_compressed_frames_as_on_the_wire_both_ways(ws_server: ServerProcess) -> None:
+    """Issue 21, point 9: an outgoing compressed message is traced as it went
+    out (its compressed length, RSV1), like an incoming one; the length before
+    compression is an extra field."""
+    buffer = io.StringIO()
+    message = "geventws " * (2**20 // 9)
+    with geventws.connect(
+        ws_server.url("/"), ping_interval=None, trace=buffer, compression="deflate", trace_payloads=True
+    ) as ws:
+        _echo_round_trips(ws, [message])
+    records = [r for r in _lines(buffer) if r["opcode"] == "text"]
+    out = next(r for r in records if r["dir"] == "out")
+    into = next(r for r in records if r["dir"] == "in")
+    for record in (out, into):
+        assert record["rsv"] == 4 and record["length"] < len(message) // 100, record
+        assert "payload" not in record and "payload_hex" in record  # compressed bytes: shown as hex
+    assert out["uncompressed_length"] == len(message)
+    assert "uncompressed_length" not in into  # the sniffer sees the wire only
+
+
 def test_trace_to_a_logger(ws_server: ServerProcess, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="trace.frames")
     trace = logging.getLogger("trace.frames")

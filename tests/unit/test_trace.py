@@ -40,6 +40,11 @@ def test_payloads_when_asked_text_as_text_binary_as_hex_truncated() -> None:
     assert long["payload"] == "x" * PAYLOAD_LIMIT and long["truncated"] is True
 
 
+def test_compressed_text_shows_its_wire_bytes_as_hex() -> None:
+    record = frame_record("in", OP_TEXT, True, 3, b"\xf2\x48\x05", rsv=4, payloads=True)
+    assert record["payload_hex"] == "f24805" and "payload" not in record
+
+
 def test_close_frames_show_code_and_reason() -> None:
     body = struct.pack("!H", 1001) + "bye ✓".encode()
     assert frame_record("in", OP_CLOSE, True, len(body), body)[("code")] == 1001
