@@ -6,7 +6,8 @@
   two halves of an HTTP CONNECT tunnel (RFC 9110 §9.3.6).
 - :func:`proxy_from_environment` reads ``HTTPS_PROXY`` / ``HTTP_PROXY`` /
   ``ALL_PROXY`` / ``NO_PROXY`` (lowercase first) from a mapping the caller
-  passes, so it stays testable and is only consulted when the user asks.
+  passes, so it stays testable and is only consulted when the user asks; in a
+  CGI process it ignores ``HTTP_PROXY`` (httpoxy), as urllib does.
 
 Credentials never leave a :class:`ProxyURL` except in the
 ``Proxy-Authorization`` header: its ``repr``, ``str`` and every error hide them.
@@ -153,6 +154,12 @@ def proxy_from_environment(host: str, port: int, secure: bool, environ: Mapping[
     to ``all_proxy``. Each name is looked up in lowercase, then in uppercase;
     an empty value means no proxy. ``no_proxy`` / ``NO_PROXY`` lists hosts to
     reach directly (see :func:`bypasses_proxy`).
+
+    When ``REQUEST_METHOD`` is set (even empty), this is a CGI process and the
+    uppercase ``HTTP_PROXY`` is ignored, as :func:`urllib.request.getproxies`
+    does (httpoxy, CVE-2016-1000110): the web server puts a client's ``Proxy:``
+    request header there. Lowercase ``http_proxy`` still counts, since no
+    request header can set it.
     """
     no_proxy = _lookup(environ, "no_proxy")
     if no_proxy and bypasses_proxy(host, port, no_proxy):
@@ -192,6 +199,11 @@ def bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
 
 
 def _lookup(environ: Mapping[str, str], name: str) -> str:
+    if name == "http_proxy" and "REQUEST_METHOD" in environ:
+        # CGI: only a variable spelled exactly http_proxy. Found by iterating,
+        # since a case-insensitive environment (os.environ on Windows) would
+        # answer get("http_proxy") with the client's HTTP_PROXY.
+        return next((v for k, v in environ.items() if k == name), "").strip()
     value = environ.get(name)
     if value is None:
         value = environ.get(name.upper(), "")

@@ -115,6 +115,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.delenv("REQUEST_METHOD", raising=False)  # CGI: HTTP_PROXY would be ignored
     return monkeypatch
 
 
@@ -145,6 +146,18 @@ def test_no_proxy_reaches_the_server_directly(
     clean_environment.setenv("NO_PROXY", "example.com, 127.0.0.0/8")
     assert round_trip_via(ws_server.url("/"), True) == "through the proxy"
     assert relay.targets == []
+
+
+def test_in_a_cgi_process_http_proxy_is_ignored(
+    ws_server: ServerProcess, clean_environment: pytest.MonkeyPatch
+) -> None:
+    # httpoxy: a CGI client's "Proxy: …" header arrives as HTTP_PROXY. Here it
+    # names a port nothing listens on: following it would fail to connect.
+    closed = RelayProxy(auth=False)
+    closed.stop()
+    clean_environment.setenv("REQUEST_METHOD", "GET")
+    clean_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed.port}")
+    assert round_trip_via(ws_server.url("/"), True) == "through the proxy"  # echoed: it went direct
 
 
 def test_the_environment_is_ignored_unless_asked(

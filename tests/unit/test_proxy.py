@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -189,6 +190,71 @@ def test_no_proxy_from_the_environment_wins() -> None:
     assert proxy_from_environment("example.org", 443, True, environ) is not None
     environ["no_proxy"] = ""  # lowercase first, even when empty
     assert proxy_from_environment("www.example.com", 443, True, environ) is not None
+
+
+@pytest.mark.parametrize(
+    ("environ", "secure", "expected"),
+    [
+        ({"REQUEST_METHOD": "GET", "HTTP_PROXY": "http://client:1"}, False, None),
+        ({"REQUEST_METHOD": "", "HTTP_PROXY": "http://client:1"}, False, None),  # set is enough, as in urllib
+        (
+            {"REQUEST_METHOD": "GET", "HTTP_PROXY": "http://client:1", "ALL_PROXY": "http://a:1"},
+            False,
+            "http://a:1",
+        ),
+    ],
+)
+def test_cgi_ignores_uppercase_http_proxy(
+    environ: dict[str, str], secure: bool, expected: str | None
+) -> None:
+    # httpoxy: in a CGI process HTTP_PROXY holds the client's "Proxy:" request header.
+    proxy = proxy_from_environment("example.com", 80, secure, environ)
+    assert (None if proxy is None else str(proxy)) == expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "secure", "expected"),
+    [
+        ({"REQUEST_METHOD": "GET", "http_proxy": "http://p:1"}, False, "http://p:1"),
+        (
+            {"REQUEST_METHOD": "GET", "http_proxy": "http://p:1", "HTTP_PROXY": "http://client:1"},
+            False,
+            "http://p:1",
+        ),
+        ({"REQUEST_METHOD": "GET", "HTTPS_PROXY": "http://s:1"}, True, "http://s:1"),
+        ({"REQUEST_METHOD": "GET", "ALL_PROXY": "http://a:1"}, False, "http://a:1"),
+        ({"request_method": "GET", "HTTP_PROXY": "http://p:1"}, False, "http://p:1"),  # the name is exact
+    ],
+)
+def test_cgi_keeps_the_other_variables(environ: dict[str, str], secure: bool, expected: str | None) -> None:
+    proxy = proxy_from_environment("example.com", 80, secure, environ)
+    assert (None if proxy is None else str(proxy)) == expected
+
+
+class CaseInsensitiveEnviron(Mapping[str, str]):
+    """Like os.environ on Windows: names stored in uppercase, looked up in any case."""
+
+    def __init__(self, **variables: str) -> None:
+        self._data = {name.upper(): value for name, value in variables.items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._data[name.upper()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def test_cgi_with_a_case_insensitive_environment_ignores_http_proxy() -> None:
+    # get("http_proxy") would answer with HTTP_PROXY; urllib uses neither there.
+    environ = CaseInsensitiveEnviron(REQUEST_METHOD="GET", HTTP_PROXY="http://client:1")
+    assert environ.get("http_proxy") == "http://client:1"
+    assert proxy_from_environment("example.com", 80, False, environ) is None
+    assert str(
+        proxy_from_environment("example.com", 80, False, CaseInsensitiveEnviron(HTTP_PROXY="http://p:1"))
+    ) == ("http://p:1")
 
 
 def test_bad_proxy_in_the_environment_names_the_variable_not_the_password() -> None:
