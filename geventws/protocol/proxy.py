@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 from ..exceptions import HandshakeError, InvalidURL, ProxyError
 from .handshake import parse_response
+from .uri import ascii_host
 
 __all__ = [
     "MAX_CONNECT_RESPONSE",
@@ -177,12 +178,15 @@ def bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
     Entries are separated by commas or spaces: ``*`` (every host), a domain
     (``example.com`` or ``.example.com``: the domain and its subdomains, never
     ``badexample.com``), an IP address, a CIDR network (``10.0.0.0/8``), each
-    optionally with ``:port`` to bypass only that port.
+    optionally with ``:port`` to bypass only that port. Names are compared in
+    their DNS form, the form of a parsed URL's host (IDNA, lowercase: see
+    :func:`~geventws.protocol.uri.ascii_host`), so ``bücher.example`` matches
+    ``ws://Bücher.example/``; an entry that has no such form never matches.
     """
-    host = host.lower().strip("[]").rstrip(".")
+    host = host.strip("[]").rstrip(".")
     address = _ip(host)
+    name = ascii_host(host) if address is None else None
     for entry in no_proxy.replace(",", " ").split():
-        entry = entry.lower()
         if entry == "*":
             return True
         pattern, entry_port = _split_port(entry)
@@ -191,11 +195,17 @@ def bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
         if address is not None:
             if _ip_matches(address, pattern):
                 return True
-            continue
-        domain = pattern.lstrip("*").lstrip(".").rstrip(".")
-        if domain and (host == domain or host.endswith("." + domain)):
+        elif name is not None and _in_domain(name, pattern):
             return True
     return False
+
+
+def _in_domain(name: str, pattern: str) -> bool:
+    """Whether the DNS-form ``name`` is the domain of ``pattern`` or under it."""
+    # Encoded like the URL's host; the leading dots and "*" go first, since
+    # IDNA refuses an empty label.
+    domain = ascii_host(pattern.lstrip("*").lstrip(".").rstrip("."))
+    return domain is not None and (name == domain or name.endswith("." + domain))
 
 
 def _lookup(environ: Mapping[str, str], name: str) -> str:

@@ -9,6 +9,7 @@ test_socks.py.
 from __future__ import annotations
 
 import base64
+import os
 import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -158,6 +159,22 @@ def test_in_a_cgi_process_http_proxy_is_ignored(
     clean_environment.setenv("REQUEST_METHOD", "GET")
     clean_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed.port}")
     assert round_trip_via(ws_server.url("/"), True) == "through the proxy"  # echoed: it went direct
+
+
+def test_no_proxy_with_an_international_name_bypasses(clean_environment: pytest.MonkeyPatch) -> None:
+    # No IDN name resolves to loopback here, so this shows the connector's
+    # choice (Route.proxy_for with the parsed URL and os.environ), not a connection.
+    clean_environment.setenv("HTTP_PROXY", "http://127.0.0.1:1")
+    clean_environment.setenv("NO_PROXY", "localhost, BÜCHER.example.")
+    route = make_route(proxy=True)
+    for url in ("ws://bücher.example/", "ws://www.Bücher.example:8080/"):
+        uri = parse_uri(url)
+        # Out of the assert: a failure would print os.environ.
+        proxy = route.proxy_for(uri.host, uri.port, uri.secure, os.environ)
+        assert proxy is None, url
+    uri = parse_uri("ws://bucher.example/")
+    proxy = route.proxy_for(uri.host, uri.port, uri.secure, os.environ)
+    assert str(proxy) == "http://127.0.0.1:1"
 
 
 def test_the_environment_is_ignored_unless_asked(

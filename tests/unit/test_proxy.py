@@ -17,6 +17,7 @@ from geventws.protocol.proxy import (
     proxy_from_environment,
     redact_proxy_url,
 )
+from geventws.protocol.uri import parse_uri
 
 SECRET = "s3cr:t@pw"  # a password with the characters that trip naive redaction
 QUOTED = "s3cr%3At%40pw"
@@ -293,3 +294,61 @@ def test_bad_proxy_in_the_environment_names_the_variable_not_the_password() -> N
 )
 def test_bypasses_proxy(host: str, port: int, no_proxy: str, bypass: bool) -> None:
     assert bypasses_proxy(host, port, no_proxy) is bypass
+
+
+IDN_HOST = parse_uri("ws://bücher.example/").host  # as the connector sees it: IDNA
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "no_proxy"),
+    [
+        (IDN_HOST, 80, "bücher.example"),
+        (IDN_HOST, 80, "BÜCHER.Example"),
+        (IDN_HOST, 80, "bücher.example."),
+        (IDN_HOST, 80, "other.org, bücher.example"),
+        (IDN_HOST, 8080, "bücher.example:8080"),
+        ("www." + IDN_HOST, 80, "bücher.example"),
+        ("www." + IDN_HOST, 80, ".bücher.example"),
+        ("www." + IDN_HOST, 80, "*.bücher.example"),
+        ("www." + IDN_HOST, 80, "*.BÜCHER.example."),
+        (IDN_HOST + ".", 80, "bücher.example"),
+        ("bücher.example", 80, "xn--bcher-kva.example"),  # a host given in Unicode, too
+        ("BÜCHER.example", 80, "bücher.example"),
+    ],
+)
+def test_no_proxy_compares_names_in_their_idna_form(host: str, port: int, no_proxy: str) -> None:
+    assert IDN_HOST == "xn--bcher-kva.example"
+    assert bypasses_proxy(host, port, no_proxy)
+    assert (
+        proxy_from_environment(host, port, False, {"HTTP_PROXY": "http://p:1", "NO_PROXY": no_proxy}) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "no_proxy"),
+    [
+        (IDN_HOST, 80, "bücher.example:8080"),
+        (IDN_HOST, 80, "bucher.example"),
+        (IDN_HOST, 80, "xbücher.example"),
+        ("x" + IDN_HOST, 80, "bücher.example"),
+        ("10.0.0.1", 80, "bücher.example"),
+    ],
+)
+def test_no_proxy_idna_names_match_no_other_host(host: str, port: int, no_proxy: str) -> None:
+    assert not bypasses_proxy(host, port, no_proxy)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "\ud800.example.com",
+        "ü" * 64 + ".example.com",
+        "a..example.com",
+        "%ff.example.com",
+        "exa/mple.com",
+        "。",
+    ],
+)
+def test_no_proxy_entry_without_an_idna_form_never_matches_nor_raises(entry: str) -> None:
+    assert not bypasses_proxy("www.example.com", 80, entry)
+    assert bypasses_proxy("www.example.com", 80, f"{entry},example.com")
