@@ -6,7 +6,8 @@
   two halves of an HTTP CONNECT tunnel (RFC 9110 §9.3.6).
 - :func:`proxy_from_environment` reads ``HTTPS_PROXY`` / ``HTTP_PROXY`` /
   ``ALL_PROXY`` / ``NO_PROXY`` (lowercase first) from a mapping the caller
-  passes, so it stays testable and is only consulted when the user asks.
+  passes, so it stays testable and is only consulted when the user asks; in a
+  CGI process it ignores ``HTTP_PROXY`` (httpoxy), as urllib does.
 
 Credentials never leave a :class:`ProxyURL` except in the
 ``Proxy-Authorization`` header: its ``repr``, ``str`` and every error hide them.
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 
 from ..exceptions import HandshakeError, InvalidURL, ProxyError
 from .handshake import parse_response
+from .uri import ascii_host
 
 __all__ = [
     "MAX_CONNECT_RESPONSE",
@@ -153,6 +155,12 @@ def proxy_from_environment(host: str, port: int, secure: bool, environ: Mapping[
     to ``all_proxy``. Each name is looked up in lowercase, then in uppercase;
     an empty value means no proxy. ``no_proxy`` / ``NO_PROXY`` lists hosts to
     reach directly (see :func:`bypasses_proxy`).
+
+    When ``REQUEST_METHOD`` is set (even empty), this is a CGI process and the
+    uppercase ``HTTP_PROXY`` is ignored, as :func:`urllib.request.getproxies`
+    does (httpoxy, CVE-2016-1000110): the web server puts a client's ``Proxy:``
+    request header there. Lowercase ``http_proxy`` still counts, since no
+    request header can set it.
     """
     no_proxy = _lookup(environ, "no_proxy")
     if no_proxy and bypasses_proxy(host, port, no_proxy):
@@ -170,12 +178,15 @@ def bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
     Entries are separated by commas or spaces: ``*`` (every host), a domain
     (``example.com`` or ``.example.com``: the domain and its subdomains, never
     ``badexample.com``), an IP address, a CIDR network (``10.0.0.0/8``), each
-    optionally with ``:port`` to bypass only that port.
+    optionally with ``:port`` to bypass only that port. Names are compared in
+    their DNS form, the form of a parsed URL's host (IDNA, lowercase: see
+    :func:`~geventws.protocol.uri.ascii_host`), so ``bücher.example`` matches
+    ``ws://Bücher.example/``; an entry that has no such form never matches.
     """
-    host = host.lower().strip("[]").rstrip(".")
+    host = host.strip("[]").rstrip(".")
     address = _ip(host)
+    name = ascii_host(host) if address is None else None
     for entry in no_proxy.replace(",", " ").split():
-        entry = entry.lower()
         if entry == "*":
             return True
         pattern, entry_port = _split_port(entry)
@@ -184,14 +195,25 @@ def bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
         if address is not None:
             if _ip_matches(address, pattern):
                 return True
-            continue
-        domain = pattern.lstrip("*").lstrip(".").rstrip(".")
-        if domain and (host == domain or host.endswith("." + domain)):
+        elif name is not None and _in_domain(name, pattern):
             return True
     return False
 
 
+def _in_domain(name: str, pattern: str) -> bool:
+    """Whether the DNS-form ``name`` is the domain of ``pattern`` or under it."""
+    # Encoded like the URL's host; the leading dots and "*" go first, since
+    # IDNA refuses an empty label.
+    domain = ascii_host(pattern.lstrip("*").lstrip(".").rstrip("."))
+    return domain is not None and (name == domain or name.endswith("." + domain))
+
+
 def _lookup(environ: Mapping[str, str], name: str) -> str:
+    if name == "http_proxy" and "REQUEST_METHOD" in environ:
+        # CGI: only a variable spelled exactly http_proxy. Found by iterating,
+        # since a case-insensitive environment (os.environ on Windows) would
+        # answer get("http_proxy") with the client's HTTP_PROXY.
+        return next((v for k, v in environ.items() if k == name), "").strip()
     value = environ.get(name)
     if value is None:
         value = environ.get(name.upper(), "")

@@ -29,7 +29,7 @@ import urllib.parse
 
 from ..exceptions import InvalidURL, hide_userinfo
 
-__all__ = ["WebSocketURI", "parse_uri", "redact_url"]
+__all__ = ["WebSocketURI", "ascii_host", "parse_uri", "redact_url"]
 
 # RFC 3986 gen-delims and sub-delims (python-websockets keeps the same set);
 # the unreserved characters are always kept by urllib.parse.quote.
@@ -153,10 +153,10 @@ def _host_and_port(text: str, default_port: int) -> tuple[str, int] | str:
         host, _, port_text = text.partition(":")
         if ":" in port_text:
             return "invalid host (an IPv6 address must be in brackets)"
-        ascii_host = _ascii_host(host)
-        if ascii_host is None:
+        name = ascii_host(host)
+        if name is None:
             return "invalid host name" if host else "no host"
-        host = ascii_host
+        host = name
     if not port_text:
         if text.endswith(":"):  # "ws://user:/pa@ss@host/" would go to "user"
             return "the port is empty"
@@ -166,8 +166,12 @@ def _host_and_port(text: str, default_port: int) -> tuple[str, int] | str:
     return host, int(port_text)
 
 
-def _ascii_host(host: str) -> str | None:
-    """The DNS form of a host name (IDNA for non-ASCII), or ``None`` if invalid."""
+def ascii_host(host: str) -> str | None:
+    """The DNS form of a host name (IDNA for non-ASCII, lowercase), or ``None`` if invalid.
+
+    The form of :attr:`WebSocketURI.host` for a name: whatever compares a host
+    name with it (``NO_PROXY``) encodes its side with this function too.
+    """
     try:
         host = urllib.parse.unquote(host, errors="strict")
         if not host.isascii():

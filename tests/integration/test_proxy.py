@@ -9,6 +9,7 @@ test_socks.py.
 from __future__ import annotations
 
 import base64
+import os
 import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -115,6 +116,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.delenv("REQUEST_METHOD", raising=False)  # CGI: HTTP_PROXY would be ignored
     return monkeypatch
 
 
@@ -145,6 +147,34 @@ def test_no_proxy_reaches_the_server_directly(
     clean_environment.setenv("NO_PROXY", "example.com, 127.0.0.0/8")
     assert round_trip_via(ws_server.url("/"), True) == "through the proxy"
     assert relay.targets == []
+
+
+def test_in_a_cgi_process_http_proxy_is_ignored(
+    ws_server: ServerProcess, clean_environment: pytest.MonkeyPatch
+) -> None:
+    # httpoxy: a CGI client's "Proxy: …" header arrives as HTTP_PROXY. Here it
+    # names a port nothing listens on: following it would fail to connect.
+    closed = RelayProxy(auth=False)
+    closed.stop()
+    clean_environment.setenv("REQUEST_METHOD", "GET")
+    clean_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed.port}")
+    assert round_trip_via(ws_server.url("/"), True) == "through the proxy"  # echoed: it went direct
+
+
+def test_no_proxy_with_an_international_name_bypasses(clean_environment: pytest.MonkeyPatch) -> None:
+    # No IDN name resolves to loopback here, so this shows the connector's
+    # choice (Route.proxy_for with the parsed URL and os.environ), not a connection.
+    clean_environment.setenv("HTTP_PROXY", "http://127.0.0.1:1")
+    clean_environment.setenv("NO_PROXY", "localhost, BÜCHER.example.")
+    route = make_route(proxy=True)
+    for url in ("ws://bücher.example/", "ws://www.Bücher.example:8080/"):
+        uri = parse_uri(url)
+        # Out of the assert: a failure would print os.environ.
+        proxy = route.proxy_for(uri.host, uri.port, uri.secure, os.environ)
+        assert proxy is None, url
+    uri = parse_uri("ws://bucher.example/")
+    proxy = route.proxy_for(uri.host, uri.port, uri.secure, os.environ)
+    assert str(proxy) == "http://127.0.0.1:1"
 
 
 def test_the_environment_is_ignored_unless_asked(

@@ -69,7 +69,7 @@ def test_open_timeout_bounds_a_stalled_proxy(raw_server: RawServerFactory) -> No
 def test_proxy_true_takes_the_environment(ws_server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     relay = RelayProxy(auth=True)
     try:
-        for name in ("http_proxy", "all_proxy", "no_proxy", "NO_PROXY", "ALL_PROXY"):
+        for name in ("http_proxy", "all_proxy", "no_proxy", "NO_PROXY", "ALL_PROXY", "REQUEST_METHOD"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("HTTP_PROXY", relay.url)
         with geventws.connect(ws_server.url("/"), proxy=True) as ws:

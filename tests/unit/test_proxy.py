@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -16,6 +17,7 @@ from geventws.protocol.proxy import (
     proxy_from_environment,
     redact_proxy_url,
 )
+from geventws.protocol.uri import parse_uri
 
 SECRET = "s3cr:t@pw"  # a password with the characters that trip naive redaction
 QUOTED = "s3cr%3At%40pw"
@@ -191,6 +193,71 @@ def test_no_proxy_from_the_environment_wins() -> None:
     assert proxy_from_environment("www.example.com", 443, True, environ) is not None
 
 
+@pytest.mark.parametrize(
+    ("environ", "secure", "expected"),
+    [
+        ({"REQUEST_METHOD": "GET", "HTTP_PROXY": "http://client:1"}, False, None),
+        ({"REQUEST_METHOD": "", "HTTP_PROXY": "http://client:1"}, False, None),  # set is enough, as in urllib
+        (
+            {"REQUEST_METHOD": "GET", "HTTP_PROXY": "http://client:1", "ALL_PROXY": "http://a:1"},
+            False,
+            "http://a:1",
+        ),
+    ],
+)
+def test_cgi_ignores_uppercase_http_proxy(
+    environ: dict[str, str], secure: bool, expected: str | None
+) -> None:
+    # httpoxy: in a CGI process HTTP_PROXY holds the client's "Proxy:" request header.
+    proxy = proxy_from_environment("example.com", 80, secure, environ)
+    assert (None if proxy is None else str(proxy)) == expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "secure", "expected"),
+    [
+        ({"REQUEST_METHOD": "GET", "http_proxy": "http://p:1"}, False, "http://p:1"),
+        (
+            {"REQUEST_METHOD": "GET", "http_proxy": "http://p:1", "HTTP_PROXY": "http://client:1"},
+            False,
+            "http://p:1",
+        ),
+        ({"REQUEST_METHOD": "GET", "HTTPS_PROXY": "http://s:1"}, True, "http://s:1"),
+        ({"REQUEST_METHOD": "GET", "ALL_PROXY": "http://a:1"}, False, "http://a:1"),
+        ({"request_method": "GET", "HTTP_PROXY": "http://p:1"}, False, "http://p:1"),  # the name is exact
+    ],
+)
+def test_cgi_keeps_the_other_variables(environ: dict[str, str], secure: bool, expected: str | None) -> None:
+    proxy = proxy_from_environment("example.com", 80, secure, environ)
+    assert (None if proxy is None else str(proxy)) == expected
+
+
+class CaseInsensitiveEnviron(Mapping[str, str]):
+    """Like os.environ on Windows: names stored in uppercase, looked up in any case."""
+
+    def __init__(self, **variables: str) -> None:
+        self._data = {name.upper(): value for name, value in variables.items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._data[name.upper()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def test_cgi_with_a_case_insensitive_environment_ignores_http_proxy() -> None:
+    # get("http_proxy") would answer with HTTP_PROXY; urllib uses neither there.
+    environ = CaseInsensitiveEnviron(REQUEST_METHOD="GET", HTTP_PROXY="http://client:1")
+    assert environ.get("http_proxy") == "http://client:1"
+    assert proxy_from_environment("example.com", 80, False, environ) is None
+    assert str(
+        proxy_from_environment("example.com", 80, False, CaseInsensitiveEnviron(HTTP_PROXY="http://p:1"))
+    ) == ("http://p:1")
+
+
 def test_bad_proxy_in_the_environment_names_the_variable_not_the_password() -> None:
     with pytest.raises(InvalidURL, match=r"\$HTTPS_PROXY") as info:
         proxy_from_environment("h", 443, True, {"HTTPS_PROXY": f"ftp://alice:{SECRET}@p:1"})
@@ -227,3 +294,61 @@ def test_bad_proxy_in_the_environment_names_the_variable_not_the_password() -> N
 )
 def test_bypasses_proxy(host: str, port: int, no_proxy: str, bypass: bool) -> None:
     assert bypasses_proxy(host, port, no_proxy) is bypass
+
+
+IDN_HOST = parse_uri("ws://bücher.example/").host  # as the connector sees it: IDNA
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "no_proxy"),
+    [
+        (IDN_HOST, 80, "bücher.example"),
+        (IDN_HOST, 80, "BÜCHER.Example"),
+        (IDN_HOST, 80, "bücher.example."),
+        (IDN_HOST, 80, "other.org, bücher.example"),
+        (IDN_HOST, 8080, "bücher.example:8080"),
+        ("www." + IDN_HOST, 80, "bücher.example"),
+        ("www." + IDN_HOST, 80, ".bücher.example"),
+        ("www." + IDN_HOST, 80, "*.bücher.example"),
+        ("www." + IDN_HOST, 80, "*.BÜCHER.example."),
+        (IDN_HOST + ".", 80, "bücher.example"),
+        ("bücher.example", 80, "xn--bcher-kva.example"),  # a host given in Unicode, too
+        ("BÜCHER.example", 80, "bücher.example"),
+    ],
+)
+def test_no_proxy_compares_names_in_their_idna_form(host: str, port: int, no_proxy: str) -> None:
+    assert IDN_HOST == "xn--bcher-kva.example"
+    assert bypasses_proxy(host, port, no_proxy)
+    assert (
+        proxy_from_environment(host, port, False, {"HTTP_PROXY": "http://p:1", "NO_PROXY": no_proxy}) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "no_proxy"),
+    [
+        (IDN_HOST, 80, "bücher.example:8080"),
+        (IDN_HOST, 80, "bucher.example"),
+        (IDN_HOST, 80, "xbücher.example"),
+        ("x" + IDN_HOST, 80, "bücher.example"),
+        ("10.0.0.1", 80, "bücher.example"),
+    ],
+)
+def test_no_proxy_idna_names_match_no_other_host(host: str, port: int, no_proxy: str) -> None:
+    assert not bypasses_proxy(host, port, no_proxy)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "\ud800.example.com",
+        "ü" * 64 + ".example.com",
+        "a..example.com",
+        "%ff.example.com",
+        "exa/mple.com",
+        "。",
+    ],
+)
+def test_no_proxy_entry_without_an_idna_form_never_matches_nor_raises(entry: str) -> None:
+    assert not bypasses_proxy("www.example.com", 80, entry)
+    assert bypasses_proxy("www.example.com", 80, f"{entry},example.com")
