@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import tracemalloc
 import zlib
 from collections.abc import Callable, Sequence
@@ -226,3 +227,37 @@ def test_a_decompression_bomb_fails_with_1009_in_bounded_memory(
     assert out.close_code == 1009
     assert [code for code, _ in out.errors] == [ErrorCode.MESSAGE_TOO_BIG]
     assert peak < 4 * limit
+
+
+# -- the agreed window ------------------------------------------------------------------------------
+
+
+def repeat_at(distance: int) -> bytes:
+    """Random bytes whose only redundancy is a 240-byte block repeated ``distance``
+    bytes later: deflate can shrink it only with a back-reference that far."""
+    block = os.urandom(240)
+    return os.urandom(300) + block + os.urandom(distance - len(block)) + block
+
+
+def deflate_with(window_bits: int, data: bytes) -> bytes:
+    """``data`` compressed with a ``window_bits`` window, as one message (tail stripped)."""
+    stream = zlib.compressobj(6, zlib.DEFLATED, -window_bits)
+    return (stream.compress(data) + stream.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def test_a_server_beyond_the_agreed_window_fails_with_1007(raw_server: RawServerFactory) -> None:
+    """server_max_window_bits=9 agreed: a message compressed within 512 bytes is
+    delivered; one that refers 2 KiB back (a 15-bit window) fails the connection.
+    Both frames are small enough to arrive in one read: zlib alone rejects a
+    reference that spans two reads, but not one inflated in a single call."""
+    within, beyond = repeat_at(250), repeat_at(2048)  # zlib reaches 250 bytes back with 9 bits
+    payloads = [deflate_with(9, within), deflate_with(15, beyond)]
+    assert len(payloads[0]) < len(within) - 100 and len(payloads[1]) < len(beyond) - 100  # references used
+    script = [frame(BINARY, payload, rsv=RSV1) for payload in payloads]
+    answer = f"{DEFLATE}; server_max_window_bits=9"
+    out = run(raw_server, answer, script, server_max_window_bits=9)
+    assert out.request_extensions is not None and "server_max_window_bits=9" in out.request_extensions
+    assert out.messages == [within]
+    assert [code for code, _ in out.errors] == [PROTOCOL]
+    assert "too far back" in out.errors[0][1]
+    assert out.close_code == 1007

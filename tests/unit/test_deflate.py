@@ -166,6 +166,53 @@ def test_inflater_resets_without_context_takeover() -> None:
     assert info.value.close_code == 1007
 
 
+# -- the agreed window ----------------------------------------------------------------------------
+
+
+def repeat_at(distance: int) -> bytes:
+    """Random bytes whose only redundancy is a block (240 bytes or more) repeated
+    ``distance`` bytes later: deflate can shrink it only with a back-reference that far."""
+    block = os.urandom(min(300, distance))
+    return os.urandom(300) + block + os.urandom(distance - len(block)) + block
+
+
+def deflate_with(window_bits: int, message: bytes) -> bytes:
+    """``message`` as a server with a ``window_bits`` window compresses it (tail stripped)."""
+    stream = zlib.compressobj(6, zlib.DEFLATED, -window_bits)
+    payload = stream.compress(message) + stream.flush(zlib.Z_SYNC_FLUSH)
+    return payload[:-4]
+
+
+def inflate_in_slices(inflater: Inflater, payload: bytes, chunk: int) -> bytes:
+    parts = [inflater.feed(payload[i : i + chunk]) for i in range(0, len(payload), chunk)]
+    return b"".join(parts) + inflater.finish()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000, 2**20])
+@pytest.mark.parametrize("bits", [8, 9, 10, 12])
+def test_a_reference_beyond_the_agreed_window_fails_with_1007(bits: int, chunk: int) -> None:
+    # Twice the window: refused wherever it falls (zlib also lets a reference reach
+    # the output of the current call, which the Inflater keeps under one window).
+    message = repeat_at(2 << bits)
+    payload = deflate_with(15, message)
+    assert len(payload) < len(message) - 100  # the repeat is one back-reference
+    with pytest.raises(ProtocolError, match="too far back") as info:
+        inflate_in_slices(Inflater(bits), payload, chunk)
+    assert info.value.close_code == 1007
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000, 2**20])
+@pytest.mark.parametrize("bits", [8, 9, 10, 12, 15])
+def test_references_within_the_agreed_window_pass(bits: int, chunk: int) -> None:
+    # zlib reaches at most its window minus 262 bytes back; it cannot compress raw
+    # deflate with 8 bits, and 9 bits reach 250 bytes, within 8 bits' 256.
+    distance = (1 << max(bits, 9)) - 262
+    message = repeat_at(distance)
+    payload = deflate_with(max(bits, 9), message)
+    assert len(payload) < len(message) - 100
+    assert inflate_in_slices(Inflater(bits), payload, chunk) == message
+
+
 # -- bombs and bad data ----------------------------------------------------------------------------
 
 MiB = 2**20

@@ -10,6 +10,15 @@ The sender strips the ``00 00 ff ff`` tail of the final ``Z_SYNC_FLUSH``; the
 receiver appends it back. :class:`Inflater` enforces ``max_message_size`` on the
 inflated size while inflating, chunk by chunk, so a bomb costs at most
 ``max_message_size`` plus one chunk of memory.
+
+:class:`Inflater` also holds the server to its agreed window. zlib checks a
+back-reference only against what it can still reach: the window *plus* the output
+of the current ``inflate()`` call. Left at 64 KiB of output per call, a server that
+agreed on 512 bytes could use a 32 KiB window unnoticed (or fail, as its frames
+happened to be read). Each call produces at most one window, so a reference
+twice the window back or farther always fails, one within the window always
+passes, and one in between can only reach bytes this call just inflated. Checking
+every distance exactly would take decoding the Huffman codes in Python.
 """
 
 from __future__ import annotations
@@ -105,7 +114,13 @@ class Inflater:
     return the inflated bytes they produced. Raises
     :class:`~geventws.MessageTooBig` (1009) once a message inflates past
     ``max_message_size`` and :class:`~geventws.ProtocolError` (1007) for data
-    that is not a valid deflate stream.
+    that is not a valid deflate stream, a back-reference beyond the agreed
+    window among them (see the module's docstring for how far that is checked).
+
+    ``window_bits`` 8 is inflated with a 256-byte window, as agreed. A server
+    that compresses with zlib cannot honour 8 (zlib refuses raw deflate with 8;
+    Node's zlib uses 9 instead), but zlib never reaches farther back than its
+    window minus 262 bytes, 250 bytes with 9, so such streams still fit.
     """
 
     def __init__(
@@ -119,6 +134,9 @@ class Inflater:
         self.window_bits = window_bits
         self.no_context_takeover = no_context_takeover
         self.max_message_size = max_message_size
+        # zlib lets a reference reach the window plus the output of the same call:
+        # one window per call bounds that reach to twice the window (module docstring).
+        self._step = min(CHUNK, 1 << window_bits)
         self._stream: zlib._Decompress | None = None
         self._size = 0  # inflated bytes of the message in progress
 
@@ -151,20 +169,24 @@ class Inflater:
 
     def _inflate(self, stream: zlib._Decompress, data: bytes) -> bytes:
         # zlib copies the input it could not consume into ``unconsumed_tail`` at every
-        # call; slicing the input keeps that copy (and its memory) to one chunk.
+        # call; slicing the input keeps that copy (and its memory) to one step.
         view = memoryview(data)
         parts: list[bytes] = []
-        for start in range(0, len(view), CHUNK):
-            self._inflate_slice(stream, view[start : start + CHUNK], parts)
+        step = self._step
+        for start in range(0, len(view), step):
+            self._inflate_slice(stream, view[start : start + step], parts)
         return b"".join(parts)
 
     def _inflate_slice(self, stream: zlib._Decompress, data: bytes | memoryview, parts: list[bytes]) -> None:
         limit = self.max_message_size
         while True:
-            room = CHUNK if limit is None else min(CHUNK, limit - self._size + 1)
+            room = self._step if limit is None else min(self._step, limit - self._size + 1)
             try:
                 chunk = stream.decompress(data, room)
             except zlib.error as exc:
+                # "invalid distance too far back" included: a reference beyond the
+                # agreed window gets 1007 like any data invalid for the agreed
+                # parameters (as in Node's ws; python-websockets sends 1002 for all).
                 raise ProtocolError(f"invalid compressed data: {exc}", close_code=1007) from exc
             self._size += len(chunk)
             if limit is not None and self._size > limit:
