@@ -30,15 +30,22 @@ def command(*args: str) -> list[str]:
 
 
 def run_cli(
-    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = RUN_TIMEOUT,
+    text: bool = True,
 ) -> Any:
-    """Run ``geventws args…`` to its end; stdin is empty unless given; ``env`` adds variables."""
+    """Run ``geventws args…`` to its end; stdin is empty unless given; ``env`` adds variables.
+
+    ``text=False``: stdout and stderr as the bytes written (a text run turns a lone CR into a newline).
+    """
     return gevent.subprocess.run(
         command(*args),
         cwd=ROOT,
-        input=stdin if stdin is not None else "",
+        input=(stdin if stdin is not None else "") if text else (stdin or "").encode(),
         capture_output=True,
-        text=True,
+        text=text,
         timeout=timeout,
         env={**os.environ, **env} if env else None,
     )

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from .common import UsageError, add_connection_arguments, connection_options, non_negative_float, positive_int
-from .display import Output
+from .display import Output, TerminalFormatter
 from .exitcodes import ExitCode
 from .interactive import ClientRun, RunSettings
 
@@ -96,7 +96,7 @@ def main(argv: Sequence[str]) -> int:
 def _debug_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter("* %(asctime)s.%(msecs)03d %(levelname)s: %(message)s", "%H:%M:%S")
+        TerminalFormatter("* %(asctime)s.%(msecs)03d %(levelname)s: %(message)s", "%H:%M:%S")
     )
     logger = logging.getLogger("geventws")
     logger.addHandler(handler)

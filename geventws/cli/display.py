@@ -9,35 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import logging
 import os
 from collections.abc import Callable, Iterable
-from typing import TextIO
+from typing import Any, TextIO
 
+from ..protocol.escape import escape_text
 from ..protocol.headers import redact
 
-__all__ = ["Output", "describe", "escape_text", "hex_bytes", "redacted_lines"]
-
-_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+__all__ = ["Output", "TerminalFormatter", "describe", "escape_text", "hex_bytes", "redacted_lines", "shown"]
 
 
-def escape_text(text: str) -> str:
-    """``text`` with backslashes and non-printable characters escaped, Python-style."""
-    if text.isprintable() and "\\" not in text:
-        return text
-    return "".join(_escape_char(char) for char in text)
+def shown(text: str) -> str:
+    """``text`` as it is if it is printable, else escaped (:func:`escape_text`).
 
-
-def _escape_char(char: str) -> str:
-    if char in _ESCAPES:
-        return _ESCAPES[char]
-    if char.isprintable():
-        return char
-    code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
+    For text the library already made safe (error messages, log lines: what a
+    server sent is escaped in them), which must not be escaped twice; the last
+    guard of the terminal against anything that would still hold a control character.
+    """
+    return text if text.isprintable() else escape_text(text)
 
 
 def hex_bytes(data: bytes) -> str:
@@ -56,6 +46,21 @@ def describe(data: str | bytes) -> str:
 def redacted_lines(pairs: Iterable[tuple[str, str]]) -> list[str]:
     """``Name: value`` lines with secret values (Cookie, Authorization…) hidden."""
     return [f"{escape_text(name)}: {escape_text(value)}" for name, value in redact(pairs)]
+
+
+class TerminalFormatter(logging.Formatter):
+    """Log lines fit for a terminal (``-v``): what is still not printable in a
+    message (the library already escapes what servers send) is escaped, and a
+    traceback's lines one by one, so no record can drive the terminal or forge a line."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return shown(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return "\n".join(map(shown, super().formatException(ei).split("\n")))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return "\n".join(map(shown, super().formatStack(stack_info).split("\n")))
 
 
 def _clock() -> str:
@@ -99,7 +104,7 @@ class Output:
         if self.closed and stream is self._out:
             return
         try:
-            stream.write(line + "\n")
+            stream.write(shown(line) + "\n")
             stream.flush()
         except BrokenPipeError:
             if stream is self._out:

@@ -28,7 +28,7 @@ from .. import (
     Response,
     WebSocketError,
 )
-from .display import Output, escape_text, redacted_lines
+from .display import Output, escape_text, redacted_lines, shown
 from .exitcodes import NORMAL_CLOSE_CODES, ExitCode, exit_code_for_error, exit_code_for_signal
 from .lines import read_lines
 
@@ -184,7 +184,7 @@ class ClientRun:
             "on_ping": lambda conn, data: self.output.trace(f"ping received: {data!r}"),
             "on_pong": lambda conn, data: self.output.trace(f"pong received: {data!r}"),
             "on_reconnecting": self._on_reconnecting,
-            "on_give_up": lambda conn, error: self.output.error(f"reconnect gave up: {error}"),
+            "on_give_up": lambda conn, error: self.output.error(f"reconnect gave up: {shown(str(error))}"),
         }
 
     def _on_open(self, conn: Connection, response: Response) -> None:
@@ -203,19 +203,19 @@ class ClientRun:
         self.wake.set()
 
     def _on_error(self, conn: Connection, code: ErrorCode, msg: str) -> None:
-        self.output.error(f"{code.name}: {escape_text(msg)}")
+        self.output.error(f"{code.name}: {shown(msg)}")  # the library escaped what the server said
         if code is not ErrorCode.SEND_FAIL:
             self._attempt_error = conn.last_error
 
     def _on_close(self, conn: Connection) -> None:
         code, reason = conn.close_code, conn.close_reason
-        self.output.trace(f"closed: code {code}, reason {escape_text(reason)!r}")
+        self.output.trace(f"closed: code {code}, reason {reason!r}")  # repr() escapes, once
         if self._attempt_error is not None:
             self._ended_with = exit_code_for_error(self._attempt_error)
         elif code in NORMAL_CLOSE_CODES:
             self._ended_with = ExitCode.OK
         else:
-            self.output.error(f"closed abnormally: code {code}, reason {escape_text(reason)!r}")
+            self.output.error(f"closed abnormally: code {code}, reason {reason!r}")
             self._ended_with = ExitCode.ABNORMAL_CLOSE
         self._attempt_error = None
 

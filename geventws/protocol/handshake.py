@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Sequence
 
 from ..exceptions import HandshakeError, InvalidHeader, InvalidURL, NegotiationError
+from .escape import escape_text
 from .extensions import DeflateOffer, DeflateParams
 from .headers import Headers, check_header, is_token
 from .redirects import DEFAULT_MAX_REDIRECTS, same_origin
@@ -291,7 +292,8 @@ def accept_upgrade(
         return HandshakeError(msg, response.status, headers, response.body)
 
     if response.status != 101:
-        raise fail(f"server rejected WebSocket connection: HTTP {response.status} {response.reason}".rstrip())
+        reason = escape_text(response.reason)  # the server's words: no control character in messages
+        raise fail(f"server rejected WebSocket connection: HTTP {response.status} {reason}".rstrip())
     fields = headers.by_name()
     upgrade = ", ".join(fields.get("upgrade", ()))
     if [v.strip().lower() for v in upgrade.split(",")] != ["websocket"]:

@@ -22,6 +22,7 @@ import urllib.parse
 from collections.abc import Mapping
 
 from ..exceptions import HandshakeError, InvalidURL, ProxyError
+from .escape import escape_text
 from .handshake import parse_response
 from .uri import ascii_host
 
@@ -138,7 +139,8 @@ def check_connect_response(head: bytes, host: str, port: int, proxy: ProxyURL) -
         raise ProxyError(f"proxy {proxy} answered CONNECT to {target} with invalid HTTP: {exc}") from None
     if 200 <= response.status < 300:
         return
-    msg = f"proxy {proxy} refused CONNECT to {target}: {response.status} {response.reason}".rstrip()
+    reason = escape_text(response.reason)  # the proxy's words: no control character in messages
+    msg = f"proxy {proxy} refused CONNECT to {target}: {response.status} {reason}".rstrip()
     if response.status in (401, 407):  # 407 is the standard; tinyproxy answers bad credentials with 401
         msg += (
             " (the proxy rejected the user and password of the proxy URL)"

@@ -82,8 +82,15 @@ def _close_fields(body: bytes) -> dict[str, Any]:
 
 
 def format_record(time: float, conn_id: str, record: dict[str, Any]) -> str:
-    """One JSON line (no newline): ``time`` (Unix seconds), ``conn``, then the record."""
-    return json.dumps({"time": round(time, 6), "conn": conn_id, **record}, ensure_ascii=False)
+    """One JSON line (no newline): ``time`` (Unix seconds), ``conn``, then the record.
+
+    Readable non-ASCII text is kept; a line that would hold a character JSON
+    leaves raw and a terminal may act on (DEL, C1 controls, bidi overrides, from
+    a close reason or a payload) is written with every non-ASCII character escaped.
+    """
+    fields = {"time": round(time, 6), "conn": conn_id, **record}
+    line = json.dumps(fields, ensure_ascii=False)
+    return line if line.isprintable() else json.dumps(fields)
 
 
 class FrameSniffer:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import gevent
 
 from ..exceptions import ConnectError, HandshakeError, OpenTimeout, WebSocketError
+from ..protocol.escape import escape_text
 from ..protocol.extensions import DeflateParams
 from ..protocol.handshake import (
     Response,
@@ -169,7 +170,10 @@ class _Opening:
             return redirect, response
         agreed = accept_upgrade(response, key, self.offer, self.options.deflate)
         self.log.debug(
-            "handshake done: %s %s, compression: %s", response.status, response.reason, agreed.deflate
+            "handshake done: %s %s, compression: %s",
+            response.status,
+            escape_text(response.reason),
+            agreed.deflate,
         )
         response.drop_parsed_headers()  # kept for the connection's life: parsed again if asked for
         return Opened(transport, response, agreed.subprotocol, leftover, agreed.deflate)

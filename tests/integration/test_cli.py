@@ -95,6 +95,49 @@ def test_binary_and_control_characters_never_reach_the_terminal_raw(raw_server: 
     assert not any(c in proc.stdout for c in "\x00\x1b\x07\u202e")
 
 
+HOSTILE = "\x1b]0;PWNED\x07\x1b[2J\rFAKE LOG LINE"
+
+
+def _printable(output: bytes) -> bool:
+    return all(line.isprintable() for line in output.decode().split("\n"))
+
+
+@pytest.mark.parametrize("flags", [["--reconnect"], ["-v"], ["--reconnect", "-v"]])
+def test_a_hostile_refusal_never_reaches_the_terminal_raw(
+    raw_server: RawServerFactory, flags: list[str]
+) -> None:
+    def handler(peer: Peer) -> None:
+        peer.read_request()
+        peer.send_response(
+            f"403 Forbidden {HOSTILE}", [("X-Evil", HOSTILE), ("Content-Length", "4")], b"\x1b[2J"
+        )
+
+    proc = run_cli(raw_server(handler).url(), *flags, "--send", "x", text=False)
+    assert proc.returncode == 4, proc.stderr
+    assert _printable(proc.stdout) and _printable(proc.stderr), proc.stderr
+    assert (
+        b"HANDSHAKE_FAIL: server rejected WebSocket connection: HTTP 403 Forbidden \\x1b]0;PWNED"
+        in proc.stderr
+    )
+    if "--reconnect" in flags:
+        assert (
+            b"reconnect gave up: server rejected WebSocket connection: HTTP 403 Forbidden \\x1b]0;PWNED"
+            in proc.stderr
+        )
+
+
+def test_a_hostile_close_reason_never_reaches_the_terminal_raw(raw_server: RawServerFactory) -> None:
+    def handler(peer: Peer) -> None:
+        peer.handshake([("X-Evil", HOSTILE)])
+        peer.send_frame(CLOSE, b"\x0f\xa0" + f"{HOSTILE} \u202e\x9b".encode())
+        peer.finish()
+
+    proc = run_cli(raw_server(handler).url(), "-v", text=False)
+    assert _printable(proc.stdout) and _printable(proc.stderr), proc.stderr
+    assert b"X-Evil: \\x1b]0;PWNED\\x07" in proc.stderr
+    assert b"closed abnormally: code 4000, reason '\\x1b]0;PWNED\\x07" in proc.stderr  # escaped once
+
+
 def test_headers_subprotocol_origin_are_sent_and_secrets_never_shown(raw_server: RawServerFactory) -> None:
     peers: list[Peer] = []
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import logging
+import sys
 
 import pytest
 
-from geventws.cli.display import Output, describe, escape_text, redacted_lines
+from geventws.cli.display import Output, TerminalFormatter, describe, escape_text, redacted_lines, shown
 
 
 @pytest.mark.parametrize(
@@ -51,3 +53,36 @@ def test_output_streams() -> None:
     loud.trace("t")
     assert out.getvalue().splitlines()[-1].startswith("> ")
     assert err.getvalue().splitlines()[-1].startswith("* ")
+
+
+def test_shown_escapes_only_what_is_not_printable_yet() -> None:
+    already = escape_text("\x1b[2J")
+    assert shown(already) == already  # the library's escapes are not escaped twice
+    assert shown("a\\b é") == "a\\b é"
+    assert shown("\x1b]0;x\x07 a\\b") == "\\x1b]0;x\\x07 a\\\\b"
+
+
+def test_output_never_writes_a_control_character() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    output = Output(out, err, verbose=True)
+    output.error("gave up: 403 \x1b]0;PWNED\x07\rFAKE")
+    output.trace("\x9b2J\u202e")
+    assert all(line.isprintable() for line in err.getvalue().splitlines())
+    assert "gave up: 403 \\x1b]0;PWNED\\x07\\rFAKE" in err.getvalue()
+
+
+def test_terminal_formatter_escapes_messages_and_tracebacks() -> None:
+    formatter = TerminalFormatter("%(levelname)s: %(message)s")
+    try:
+        raise ValueError("bad \x1b[2J\rFAKE")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord(
+        "geventws", logging.INFO, __file__, 1, "got %s", ("\x1b]0;x\x07\nFAKE",), exc_info
+    )
+    text = formatter.format(record)
+    assert text.startswith("INFO: got \\x1b]0;x\\x07\\nFAKE\nTraceback")  # one line for the message
+    assert all(line.isprintable() for line in text.split("\n"))
+    assert text.endswith("ValueError: bad \\x1b[2J\\rFAKE")
+    already = logging.LogRecord("geventws", logging.INFO, __file__, 1, "%s", (escape_text("\x1b"),), None)
+    assert formatter.format(already) == "INFO: \\x1b"  # not escaped twice

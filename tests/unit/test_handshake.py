@@ -18,6 +18,7 @@ from geventws.protocol.handshake import (
     check_response,
     new_key,
     parse_response,
+    redirect_target,
     subprotocol_offer,
 )
 from geventws.protocol.headers import Headers
@@ -353,3 +354,57 @@ def test_accept_upgrade_refuses_a_bad_extension_answer(offer: DeflateOffer | Non
         accept_upgrade(response, RFC_KEY, (), offer)
     assert info.value.status == 101
     assert info.value.headers["Sec-WebSocket-Extensions"] == answer
+
+
+# -- what the server says is escaped in messages, kept raw as data ---------------------------------
+
+HOSTILE = "\x1b]0;PWNED\x07\x1b[2J\rFAKE LOG LINE \x9b"  # a head is Latin-1: \x9b is the 8-bit CSI
+
+
+def _hostile(raw: bytes, name: bytes) -> bytes:
+    """``raw`` with the value of header ``name`` replaced by :data:`HOSTILE`."""
+    start = raw.index(name + b": ") + len(name) + 2
+    return raw[:start] + HOSTILE.encode("latin-1") + raw[raw.index(b"\r\n", start) :]
+
+
+@pytest.mark.parametrize(
+    ("raw", "offer"),
+    [
+        (f"HTTP/1.1 403 Forbidden {HOSTILE}\r\n\r\n".encode("latin-1"), None),
+        (_hostile(good_head(), b"Upgrade"), None),
+        (_hostile(good_head(), b"Connection"), None),
+        (_hostile(good_head(), b"Sec-WebSocket-Accept"), None),
+        (_hostile(good_head(RFC_KEY, "Sec-WebSocket-Protocol: x"), b"Sec-WebSocket-Protocol"), None),
+        (_hostile(good_head(RFC_KEY, "Sec-WebSocket-Extensions: x"), b"Sec-WebSocket-Extensions"), None),
+        (
+            _hostile(good_head(RFC_KEY, "Sec-WebSocket-Extensions: x"), b"Sec-WebSocket-Extensions"),
+            DeflateOffer(),
+        ),
+        (good_head(RFC_KEY, "Sec-WebSocket-Extensions: permessage-deflate; x\x1b[2J"), DeflateOffer()),
+    ],
+)
+def test_a_hostile_answer_is_escaped_in_the_error(raw: bytes, offer: DeflateOffer | None) -> None:
+    response = parse_response(raw)
+    with pytest.raises(HandshakeError) as info:
+        accept_upgrade(response, RFC_KEY, ("chat",), offer)
+    assert str(info.value).isprintable(), str(info.value)
+    assert "\\x1b" in str(info.value)
+
+
+def test_a_hostile_reason_phrase_stays_raw_as_data() -> None:
+    response = parse_response(f"HTTP/1.1 403 Forbidden {HOSTILE}\r\nX-A: \x1bb\r\n\r\n".encode("latin-1"))
+    with pytest.raises(HandshakeError) as info:
+        accept_upgrade(response, RFC_KEY)
+    assert str(info.value) == (
+        "server rejected WebSocket connection: HTTP 403 Forbidden "
+        "\\x1b]0;PWNED\\x07\\x1b[2J\\rFAKE LOG LINE \\x9b"
+    )
+    assert response.reason == f"Forbidden {HOSTILE}"  # the data is untouched
+    assert info.value.headers["X-A"] == "\x1bb"
+
+
+def test_a_hostile_location_is_escaped_in_the_error() -> None:
+    response = parse_response(b"HTTP/1.1 302 Found\r\nLocation: /a\x1b]0;PWNED\x07\r\n\r\n")
+    with pytest.raises(HandshakeError) as info:
+        redirect_target(parse_uri("ws://example.com/"), response)
+    assert str(info.value).isprintable() and "\\x1b]0;PWNED\\x07" in str(info.value)

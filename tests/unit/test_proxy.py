@@ -162,6 +162,16 @@ def test_407_without_credentials_says_how_to_give_them() -> None:
     assert info.value.headers == {}
 
 
+def test_a_hostile_reason_phrase_is_escaped_in_the_refusal() -> None:
+    head = b"HTTP/1.1 403 Forbidden \x1b]0;PWNED\x07\x1b[2J\rFAKE \x9b\r\n\r\n"
+    with pytest.raises(ProxyError) as info:
+        check_connect_response(head, "example.com", 80, PROXY)
+    assert str(info.value) == (
+        "proxy http://***@proxy:3128 refused CONNECT to example.com:80: "
+        "403 Forbidden \\x1b]0;PWNED\\x07\\x1b[2J\\rFAKE \\x9b"
+    )
+
+
 # -- the environment --------------------------------------------------------------------------------
 
 

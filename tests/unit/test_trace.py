@@ -65,6 +65,19 @@ def test_a_json_line() -> None:
     }  # fmt: skip
 
 
+@pytest.mark.parametrize("reason", ["\x9b2J", "\u202eevil", "\x7f", "\x1b]0;PWNED\x07\r"])
+def test_a_json_line_holds_no_raw_control_character(reason: str) -> None:
+    body = struct.pack("!H", 4000) + f"é {reason}".encode()
+    line = format_record(1.0, "c", frame_record("in", OP_CLOSE, True, len(body), body))
+    assert line.isprintable(), line
+    assert json.loads(line)["reason"] == f"é {reason}"  # the same value, escaped as JSON
+
+
+def test_a_json_line_keeps_readable_text_readable() -> None:
+    body = struct.pack("!H", 1000) + "bye ✓ é".encode()
+    assert "bye ✓ é" in format_record(1.0, "c", frame_record("in", OP_CLOSE, True, len(body), body))
+
+
 STREAM = (
     frame(OP_TEXT, b"frag", fin=False)
     + frame(OP_CONT, b"ment")
