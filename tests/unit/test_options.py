@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 import geventws
+from geventws.callbacks import CALLBACKS
 from geventws.exceptions import InvalidHeader, InvalidURL
 from geventws.protocol.backoff import Verdict, default_classifier
 from geventws.protocol.extensions import DeflateOffer
@@ -350,6 +351,12 @@ def test_a_bad_option_is_refused_at_construction_naming_it(
 def test_a_url_of_the_wrong_type_is_refused_naming_it(entry: str, url: object) -> None:
     with pytest.raises(TypeError, match=r"\burl must be a str or a callable"):
         ENTRIES[entry](url)
+
+
+@pytest.mark.parametrize("name", CALLBACKS)
+def test_a_callback_that_cannot_be_called_is_refused_naming_it(name: str) -> None:
+    with pytest.raises(TypeError, match=rf"\b{name} must be callable or None, not int"):
+        geventws.Connection("ws://h/", **{name: 5})
 
 
 def test_the_largest_values_are_accepted() -> None:
