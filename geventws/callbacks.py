@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .runtime.owner import Receiving
     from .runtime.readturn import ReadTurn
 
-__all__ = ["CALLBACKS", "Callback", "Callbacks"]
+__all__ = ["CALLBACKS", "Callback", "Callbacks", "checked_callback"]
 
 #: A callback: called with the connection first, then the arguments below.
 Callback = Callable[..., object]
@@ -38,6 +38,14 @@ CALLBACKS = (
     "on_buffer_full",
     "on_buffer_drain",
 )
+
+
+def checked_callback(name: str, callback: object) -> Callback:
+    """``callback``, if it can be called; else a :class:`TypeError` naming ``name``
+    (at construction, rather than an error logged at every event it misses)."""
+    if not callable(callback):
+        raise TypeError(f"{name} must be callable or None, not {type(callback).__name__}")
+    return callback
 
 
 class Callbacks:

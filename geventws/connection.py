@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import gevent
 from gevent.event import AsyncResult
 
-from .callbacks import CALLBACKS, Callback, Callbacks
+from .callbacks import CALLBACKS, Callback, Callbacks, checked_callback
 from .exceptions import ConnectionClosed, WebSocketError, closed_exception
 from .observed import Observed
 from .protocol.codes import ErrorCode
@@ -90,7 +90,7 @@ class Connection(Callbacks, Sequential, Observed):
         arguments = locals()  # the callback keywords, assigned by name
         for name in CALLBACKS:
             if arguments[name] is not None:  # else the class default, None
-                setattr(self, name, arguments[name])
+                setattr(self, name, checked_callback(name, arguments[name]))
         opts = self._options = options_for(url, options)  # shared by equal plain options
         self._hub_thread = HubThread()
         self._uri: WebSocketURI | None = opts.uri  # the URL of the current attempt

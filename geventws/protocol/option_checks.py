@@ -13,10 +13,25 @@ from .handshake import subprotocol_offer
 from .headers import Headers, HeadersLike, check_header, check_headers, is_token
 from .uri import WebSocketURI
 
-__all__ = ["check_count", "check_handshake_headers", "check_objects", "check_positive", "check_trace"]
+__all__ = [
+    "MAX_DURATION",
+    "check_count",
+    "check_handshake_headers",
+    "check_objects",
+    "check_positive",
+    "check_trace",
+]
+
+
+#: The longest duration option, in seconds (about 31 years). A larger one
+#: (1e308, or an int too large for a float) would break the timers of the
+#: connection once it runs, far from the mistake; ``None`` means "no limit".
+MAX_DURATION = 1e9
 
 
 def check_positive(name: str, value: object, *, integer: bool = False, allow_none: bool = True) -> None:
+    """Sizes and counts (``integer``): a positive int, however large.
+    Durations: a positive int or float, finite, at most :data:`MAX_DURATION`."""
     if value is None and allow_none:
         return
     kind = "an int" if integer else "a number"
@@ -25,8 +40,13 @@ def check_positive(name: str, value: object, *, integer: bool = False, allow_non
         raise TypeError(f"{name} must be {kind}{' or None' if allow_none else ''}, not {value!r}")
     if not value > 0:  # also rejects NaN
         raise ValueError(f"{name} must be positive{' or None' if allow_none else ''}, not {value!r}")
-    if math.isinf(value):
-        raise ValueError(f"{name} must be finite{' (None: no limit)' if allow_none else ''}, not {value!r}")
+    if integer:
+        return  # a huge int is a bound never reached; math.isinf() would overflow on it
+    none = " (None: no limit)" if allow_none else ""
+    if isinstance(value, float) and math.isinf(value):
+        raise ValueError(f"{name} must be finite{none}, not {value!r}")
+    if value > MAX_DURATION:  # compared exactly, an int too large for a float included
+        raise ValueError(f"{name} must be at most {MAX_DURATION:g} seconds{none}, not {value!r}")
 
 
 def check_count(name: str, value: object) -> None:

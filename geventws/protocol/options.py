@@ -260,9 +260,10 @@ def make_options(
       message compressed alone in that direction). ``max_message_size``
       bounds the inflated size.
 
-    Sizes and counts must be ``int``, durations ``int`` or ``float`` (finite);
-    ``bool`` is refused for both. Raises :class:`~geventws.InvalidURL` for a bad
-    URL and :class:`TypeError` or :class:`ValueError` naming a bad option.
+    Sizes and counts must be ``int``, durations ``int`` or ``float`` (finite,
+    at most ``1e9`` seconds: ``None`` is "never"); ``bool`` is refused for both.
+    Raises :class:`~geventws.InvalidURL` for a bad URL and :class:`TypeError` or
+    :class:`ValueError` naming a bad option.
     """
     uri = _check_url(url)
     for name, value in (

@@ -48,6 +48,8 @@ class Route:
 
 DIRECT = Route()
 
+_C_INT_MIN, _C_INT_MAX = -(2**31), 2**31 - 1
+
 
 def make_route(
     *,
@@ -72,13 +74,10 @@ def make_route(
             raise ValueError("sock= is already connected: it excludes proxy, source_address and unix_path")
     path = None
     if unix_path is not None:
-        path = os.fspath(unix_path)
-        if not isinstance(path, str) or not path:
-            raise TypeError("unix_path must be a non-empty str or path")
+        path = _check_unix_path(unix_path)
         if explicit is not None or from_env or source_address is not None:
             raise ValueError("unix_path= excludes proxy and source_address")
-    options = tuple(_check_socket_option(option) for option in socket_options)
-    return Route(explicit, from_env, source_address, sock, path, options)
+    return Route(explicit, from_env, source_address, sock, path, _check_socket_options(socket_options))
 
 
 def check_reconnect(route: Route, reconnect: object) -> None:
@@ -114,11 +113,28 @@ def _check_source_address(address: Any) -> tuple[str, int]:
 
 
 def _check_sock(sock: Any) -> None:
-    missing = [name for name in ("recv", "sendall", "close", "fileno") if not hasattr(sock, name)]
-    if missing:
+    if not all(callable(getattr(sock, name, None)) for name in ("recv", "sendall", "close", "fileno")):
         raise TypeError(f"sock must be a connected socket, not {type(sock).__name__}")
     if sock.fileno() < 0:
         raise ValueError("sock is closed")
+
+
+def _check_unix_path(unix_path: object) -> str:
+    # os.fspath's own TypeError would not say which option it was given.
+    if not isinstance(unix_path, (str, os.PathLike)):
+        raise TypeError(f"unix_path must be a str or os.PathLike, not {type(unix_path).__name__}")
+    path = os.fspath(unix_path)
+    if not isinstance(path, str) or not path:
+        raise TypeError(f"unix_path must be a non-empty str or path, not {path!r}")
+    return path
+
+
+def _check_socket_options(options: object) -> tuple[SocketOption, ...]:
+    # A str or bytes is iterable, but never a list of triples: say so, not "not 'a'".
+    if isinstance(options, (str, bytes, bytearray)) or not isinstance(options, Iterable):
+        kind = type(options).__name__
+        raise TypeError(f"socket_options must be an iterable of (level, option, value) tuples, not {kind}")
+    return tuple(_check_socket_option(option) for option in options)
 
 
 def _check_socket_option(option: Any) -> SocketOption:
@@ -126,9 +142,12 @@ def _check_socket_option(option: Any) -> SocketOption:
         raise TypeError(f"socket_options must hold (level, option, value) tuples, not {option!r}")
     level, name, value = option
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in (level, name)):
-        raise TypeError(f"socket option level and name must be int: {option!r}")
+        raise TypeError(f"socket_options: level and option must be int, not {option!r}")
     if isinstance(value, bool):
         value = int(value)
     if not isinstance(value, (int, bytes)):
-        raise TypeError(f"socket option value must be int or bytes: {option!r}")
+        raise TypeError(f"socket_options: the value must be int or bytes, not {option!r}")
+    # setsockopt() takes C ints: a larger one would fail every attempt, not here.
+    if not all(_C_INT_MIN <= n <= _C_INT_MAX for n in (level, name, value) if isinstance(n, int)):
+        raise ValueError(f"socket_options: level, option and an int value must fit a C int, not {option!r}")
     return level, name, value

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import ssl
+import types
+from collections.abc import Iterator
 
 import pytest
 
 import geventws
+from geventws.callbacks import CALLBACKS
 from geventws.exceptions import InvalidHeader, InvalidURL
 from geventws.protocol.backoff import Verdict, default_classifier
 from geventws.protocol.extensions import DeflateOffer
 from geventws.protocol.headers import Headers
-from geventws.protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, make_options
+from geventws.protocol.option_checks import MAX_DURATION
+from geventws.protocol.options import BINARY_TYPE_ARRAYBUFFER, BINARY_TYPE_BLOB, ConnectOptions, make_options
 from geventws.protocol.uri import parse_uri
 
 # -- options -----------------------------------------------------------------------------------
@@ -241,3 +246,121 @@ def test_compression_options_are_checked_at_construction(
 ) -> None:
     with pytest.raises(error, match=match):
         make_options("ws://h/", **kwargs)  # type: ignore[arg-type]
+
+
+# -- every option, through both public entries: a bad value is refused at once, by name ----------
+
+
+class OneShot:
+    """A generator where a sequence is expected, made afresh for each use."""
+
+    def __init__(self, *items: object) -> None:
+        self.items = items
+
+    def __repr__(self) -> str:
+        return f"generator{self.items!r}"
+
+    def __call__(self) -> Iterator[object]:
+        return (item for item in self.items)
+
+
+NAN, INF = float("nan"), float("inf")
+T, V = TypeError, ValueError
+Case = tuple[str, object, type[Exception]]
+
+
+def cases(names: str, *bad: tuple[object, type[Exception]]) -> list[Case]:
+    """``(name, value, error)`` for each of the space-separated ``names`` and each bad value."""
+    return [(name, value, error) for name in names.split() for value, error in bad]
+
+
+NUMBERS = [("5", T), (b"5", T), (True, T), ([1], T), (0, V), (-1, V)]
+NOT_A_SOCKET = types.SimpleNamespace(recv=1, sendall=1, close=1, fileno=1)
+BAD_OPTIONS = [
+    *cases("headers", (5, T), ("Cookie: x", T), (b"Cookie: x", T), ({1: "v"}, T), ({b"X": "v"}, T)),
+    *cases("headers", ({"X": 5}, T), ({"X": None}, T), ([("X",)], T), (OneShot(("X", 5)), T)),
+    *cases("headers", ({"A B": "v"}, V), ({"X": "a\r\nb"}, V)),
+    *cases("ping_interval ping_timeout open_timeout close_timeout", *NUMBERS, (NAN, V), (INF, V), (-INF, V)),
+    *cases("ping_interval ping_timeout open_timeout close_timeout", (1e308, V), (10**400, V)),
+    *cases("max_message_size max_send_buffer_size max_send_buffer_messages", *NUMBERS, (1.5, T), (NAN, T)),
+    *cases("max_queue max_response_head", *NUMBERS, (1.5, T), (NAN, T), (INF, T), (None, T)),
+    *cases("websocket_type", (5, V), ("text", V), (b"blob", V)),
+    *cases("ssl_context", (5, T), ("yes", T), (True, T), (ssl.create_default_context(), V)),  # on ws://
+    *cases("origin", (5, T), (b"http://o", T), ("http://o\r\nX: 1", V)),
+    *cases("subprotocols", (5, T), (None, T), ("chat", T), (b"chat", T), ([b"chat"], T), ([5], T)),
+    *cases("subprotocols", (OneShot(5), T), (["a b"], V)),
+    *cases("reconnect", (5, T), ("yes", T), (True, T)),
+    *cases("limiter", (5, T), ("x", T)),
+    *cases("send_buffer_policy", (None, V), (5, V), ("nope", V), (b"fail", V)),
+    *cases("max_redirects", (None, T), (1.5, T), (NAN, T), (True, T), ("3", T), (-1, V)),
+    *cases("redirect_strip_headers", (None, T), (5, T), ("Cookie", T), (b"Cookie", T), ([b"Cookie"], T)),
+    *cases("redirect_strip_headers", (OneShot("Cookie"), T), (["a b"], V)),
+    *cases("proxy", (5, T), (1.5, T), (b"http://p:1", T)),
+    *cases("proxy", ("ftp://p", InvalidURL), ("http://p:x", InvalidURL)),
+    *cases("source_address", (5, T), ("h", T), (("h",), T), (["h", 0], T), ((5, 0), T), (("h", "0"), T)),
+    *cases("source_address", (("h", True), T), ((b"h", 0), T), (("h", 70000), V), (("h", -1), V)),
+    *cases("sock", (5, T), ("127.0.0.1:80", T), (NOT_A_SOCKET, T)),
+    *cases("unix_path", (5, T), (True, T), (1.5, T), (["/x"], T), (b"/x.sock", T), ("", T)),
+    *cases("socket_options", (5, T), (None, T), (True, T), ("abc", T), (b"abc", T), ([5], T)),
+    *cases("socket_options", ([(1, 2)], T), ([[1, 2, 3]], T), ([("1", 2, 3)], T), ([(True, 2, 3)], T)),
+    *cases("socket_options", ([(1, 2, "3")], T), ([(1, 2, None)], T), ([(1, 2, 1.5)], T)),
+    *cases("socket_options", (OneShot((1, 2, "3")), T), ([(1, 2**31, 1)], V), ([(1, 2, -(2**31) - 1)], V)),
+    *cases("trace", (5, T), ("x", T), (True, T)),
+    *cases("trace_payloads", (None, T), (1, T), ("yes", T)),
+    *cases("compression", (5, V), ("gzip", V), (True, V), (b"deflate", V)),
+    # The four deflate parameters are tried with compression="deflate" (without it,
+    # any change is refused: tested above).
+    *cases("client_max_window_bits", ("9", T), (9.0, T), (NAN, T), (8, V), (16, V)),
+    *cases("server_max_window_bits", ("9", T), (9.0, T), (True, T), (7, V), (16, V)),
+    *cases("client_no_context_takeover server_no_context_takeover", (None, T), (1, T), ("x", T)),
+]
+DEFLATE_PARAMS = {name for name, _, _ in BAD_OPTIONS if "window_bits" in name or "context_takeover" in name}
+ENTRIES = {"make_options": make_options, "Connection": geventws.Connection}
+
+
+def case_id(name: str, value: object) -> str:
+    text = repr(value)
+    return f"{name}={text if len(text) <= 30 else text[:27] + '...'}"
+
+
+def test_every_option_has_bad_values_below() -> None:
+    assert {name for name, _, _ in BAD_OPTIONS} == set(ConnectOptions.__annotations__)
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [pytest.param(name, value, error, id=case_id(name, value)) for name, value, error in BAD_OPTIONS],
+)
+def test_a_bad_option_is_refused_at_construction_naming_it(
+    entry: str, name: str, value: object, error: type[Exception]
+) -> None:
+    # Before the fix: socket_options=5 said "'int' object is not iterable", unix_path=5
+    # "expected str, bytes or os.PathLike object", ping_interval=1e308 was accepted
+    # (and failed every connection once open).
+    options = {name: value() if isinstance(value, OneShot) else value}
+    if name in DEFLATE_PARAMS:
+        options["compression"] = "deflate"
+    with pytest.raises(error) as info:
+        ENTRIES[entry]("ws://h/", **options)
+    assert re.search(rf"\b{name}\b", str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize("url", [5, None, b"ws://h/"])
+def test_a_url_of_the_wrong_type_is_refused_naming_it(entry: str, url: object) -> None:
+    with pytest.raises(TypeError, match=r"\burl must be a str or a callable"):
+        ENTRIES[entry](url)
+
+
+@pytest.mark.parametrize("name", CALLBACKS)
+def test_a_callback_that_cannot_be_called_is_refused_naming_it(name: str) -> None:
+    with pytest.raises(TypeError, match=rf"\b{name} must be callable or None, not int"):
+        geventws.Connection("ws://h/", **{name: 5})
+
+
+def test_the_largest_values_are_accepted() -> None:
+    # A size has no upper bound (a huge int is a bound never reached); a duration stops at MAX_DURATION.
+    opts = make_options("ws://h/", max_queue=10**400, max_message_size=10**400, max_redirects=10**400)
+    assert opts.max_queue == opts.max_message_size == opts.max_redirects == 10**400
+    assert make_options("ws://h/", ping_interval=MAX_DURATION).ping_interval == MAX_DURATION
