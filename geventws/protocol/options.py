@@ -242,7 +242,8 @@ def make_options(
     - ``proxy``: ``"http://[user:pass@]host:port"`` (HTTP CONNECT),
       ``"socks5://…"``, ``"socks5h://…"``, ``"socks4://…"``, ``"socks4a://…"``
       (the ``socks`` extra), or ``True`` to take ``HTTPS_PROXY`` /
-      ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` from the environment.
+      ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` from the environment
+      (``HTTP_PROXY`` is ignored in a CGI process, as urllib does: httpoxy).
     - ``source_address``: ``(host, port)`` to bind the local end to.
     - ``sock``: a connected socket to run over (no reconnect policy then);
       ``unix_path``: a Unix domain socket to connect to.

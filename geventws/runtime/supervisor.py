@@ -210,7 +210,7 @@ class Supervisor:
             return
         delay = backoff.next_delay(error)
         if delay is None:
-            self._log.info("reconnect policy gave up after %d attempt(s): %s", backoff.attempt, error)
+            self._log.info("reconnect policy gave up after %d reconnect(s): %s", backoff.attempt, error)
             self._owner._giving_up(backoff.attempt, error)
             return
         self._log.info("reconnecting in %.3f s (attempt %d)", delay, backoff.attempt)
